@@ -1,0 +1,48 @@
+"""The REST API under /api/v1: one controller per area, authenticated by API key.
+
+Mounted by the app, which provides `principal` and `db` (backend.http.deps.DEPENDENCIES).
+"""
+
+from __future__ import annotations
+
+from litestar import Router, get
+from litestar.response import Response
+from sqlalchemy import text
+
+from backend.audit.api import AuditController
+from backend.db.engine import get_database
+from backend.errors import DomainError
+from backend.http.errors import domain_error_as_json
+from backend.tenants.api import MemberController, TenantController
+
+
+def api_router() -> Router:
+    return Router(
+        path="/api/v1",
+        route_handlers=[TenantController, MemberController, AuditController],
+        exception_handlers={DomainError: domain_error_as_json},
+        include_in_schema=True,
+    )
+
+
+@get("/healthz", include_in_schema=False)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def readiness(broker_ping=None):
+    @get("/readyz", include_in_schema=False)
+    async def readyz() -> Response[dict[str, str]]:
+        checks: dict[str, str] = {}
+        try:
+            async with get_database().engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as error:  # noqa: BLE001 - readiness reports any failure
+            checks["database"] = f"failing: {type(error).__name__}"
+        if broker_ping is not None:
+            checks["jobs"] = "ok" if await broker_ping() else "failing"
+        ready = all(value == "ok" for value in checks.values())
+        return Response(checks, status_code=200 if ready else 503)
+
+    return readyz

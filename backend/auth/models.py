@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Index, String, UniqueConstraint, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from backend.db.base import Model, TenantOwned, new_id, utcnow
+
+
+class SignInSession(TenantOwned, Model):
+    """A server-side session. The browser holds only a random token; the row holds its SHA-256."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (UniqueConstraint("tenant_id", "token_hash"), Index("ix_sessions_token_hash", "token_hash"))
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    audience: Mapped[str] = mapped_column(String(16))  # console; later portal, insurer
+    principal_kind: Mapped[str] = mapped_column(String(16))  # user; later buyer_contact, insurer_user
+    principal_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class ApiKey(TenantOwned, Model):
+    __tablename__ = "api_keys"
+    __table_args__ = (UniqueConstraint("tenant_id", "secret_hash"), Index("ix_api_keys_secret_hash", "secret_hash"))
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(32))
+    created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class SignInThrottle(Model):
+    """Consecutive failed sign-ins per address; kept before any tenant is known, so it belongs to none."""
+
+    __tablename__ = "sign_in_throttles"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None]
+    last_failure_at: Mapped[datetime | None]
+
+
+

@@ -1,0 +1,39 @@
+"""What each role may do. Checked by services, so the API and the pages refuse the same things."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from backend.auth.principal import Principal
+from backend.errors import PermissionDenied
+from backend.i18n import _
+from backend.tenants.models import Role
+
+
+class Permission(StrEnum):
+    MANAGE_TEAM = "manage_team"
+    MANAGE_API_KEYS = "manage_api_keys"
+    READ_AUDIT = "read_audit"
+    READ_TEAM = "read_team"
+
+
+_GRANTS: dict[Role, frozenset[Permission]] = {
+    Role.OWNER: frozenset(Permission),
+    Role.ADMIN: frozenset(Permission),
+    Role.CREDIT_MANAGER: frozenset({Permission.READ_AUDIT, Permission.READ_TEAM}),
+    Role.COLLECTOR: frozenset({Permission.READ_TEAM}),
+    Role.COLLABORATOR: frozenset({Permission.READ_TEAM}),
+    Role.VIEWER: frozenset({Permission.READ_TEAM}),
+}
+
+# Roles an API key may carry: keys act for integrations, never as owners.
+API_KEY_ROLES = (Role.ADMIN, Role.CREDIT_MANAGER, Role.COLLECTOR, Role.VIEWER)
+
+
+def can(principal: Principal, permission: Permission) -> bool:
+    return permission in _GRANTS[principal.role]
+
+
+def require(principal: Principal, permission: Permission) -> None:
+    if not can(principal, permission):
+        raise PermissionDenied(_("Your role does not allow this."))

@@ -1,0 +1,303 @@
+"""Signing in and out, sessions, and API keys."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.audit import service as audit
+from backend.auth.models import ApiKey, SignInSession, SignInThrottle
+from backend.auth.passwords import hash_password, needs_rehash, verify_password
+from backend.auth.policies import API_KEY_ROLES, Permission, require
+from backend.auth.principal import Audience, Principal, PrincipalKind
+from backend.auth.repository import (
+    AllTenantsCredentialRepository,
+    ApiKeyRepository,
+    SessionRepository,
+    SignInThrottleRepository,
+)
+from backend.auth.tokens import digest, new_token
+from backend.db.base import utcnow
+from backend.db.tenancy import TenantId, current_tenant
+from backend.db.uow import all_tenants_unit_of_work, global_unit_of_work, tenant_unit_of_work
+from backend.errors import NotFound, Throttled, ValidationFailed
+from backend.i18n import _
+from backend.tenants.models import Role, Tenant, User
+from backend.tenants.repository import AllTenantsMembershipRepository, UserRepository
+from backend.tenants.service import normalise_email
+
+CONSOLE_IDLE_TIMEOUT = timedelta(minutes=30)
+CONSOLE_ABSOLUTE_TIMEOUT = timedelta(hours=8)
+# Writing last_seen_at on every request would turn each page view into a write; a minute is close enough.
+SESSION_TOUCH_INTERVAL = timedelta(minutes=1)
+
+FREE_FAILURES = 4  # the fifth wrong password in a row starts the lock-out
+FIRST_LOCKOUT = timedelta(seconds=30)
+LONGEST_LOCKOUT = timedelta(minutes=15)
+
+WRONG_CREDENTIALS = _("The e-mail address or the password is not right.")
+
+
+# --- sign-in -------------------------------------------------------------------------------
+
+
+def lockout_after(failures: int) -> timedelta:
+    """30 s after the fifth failure in a row, doubling with each further one, at most 15 minutes."""
+    if failures <= FREE_FAILURES:
+        return timedelta()
+    return min(FIRST_LOCKOUT * 2 ** (failures - FREE_FAILURES - 1), LONGEST_LOCKOUT)
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    token: str
+    principal: Principal
+    tenants: list[Tenant]
+
+
+async def _check_throttle(email: str, now: datetime) -> None:
+    async with global_unit_of_work() as session:
+        throttle = await SignInThrottleRepository(session).get(email)
+    if throttle and throttle.locked_until and throttle.locked_until > now:
+        seconds = math.ceil((throttle.locked_until - now).total_seconds())
+        raise Throttled(_("Too many failed attempts. Wait a moment and try again."), retry_after=seconds)
+
+
+async def _record_failure(email: str, now: datetime) -> int:
+    async with global_unit_of_work() as session:
+        repository = SignInThrottleRepository(session)
+        throttle = await repository.get(email, for_update=True)
+        if throttle is None:
+            throttle = SignInThrottle(key=email, consecutive_failures=0)
+            session.add(throttle)
+        throttle.consecutive_failures += 1
+        throttle.last_failure_at = now
+        if delay := lockout_after(throttle.consecutive_failures):
+            throttle.locked_until = now + delay
+        return throttle.consecutive_failures
+
+
+async def sign_in(email: str, password: str, *, tenant_slug: str | None = None, ip: str | None = None, user_agent: str | None = None) -> SignedIn:
+    """Each step runs in its own short unit of work; the caller has none open."""
+    now = utcnow()
+    try:
+        email = normalise_email(email)
+    except ValidationFailed:
+        verify_password(None, password)
+        raise ValidationFailed(WRONG_CREDENTIALS, field="email") from None
+    await _check_throttle(email, now)
+
+    async with global_unit_of_work() as session:
+        user = await UserRepository(session).by_email(email)
+        password_ok = verify_password(user.password_hash if user else None, password)
+        if password_ok and needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
+    if not password_ok:
+        failures = await _record_failure(email, now)
+        if lockout_after(failures):
+            raise Throttled(_("Too many failed attempts. Wait a moment and try again."), retry_after=int(lockout_after(failures).total_seconds()))
+        raise ValidationFailed(WRONG_CREDENTIALS, field="email")
+
+    async with global_unit_of_work() as session:
+        throttle = await SignInThrottleRepository(session).get(email, for_update=True)
+        if throttle is not None:
+            await session.delete(throttle)
+
+    async with all_tenants_unit_of_work("sign-in: list the person's organisations") as session:
+        memberships = await AllTenantsMembershipRepository(session).active_of_user(user.id)
+    if not memberships:
+        raise ValidationFailed(_("Your account is not a member of any organisation any more."), field="email")
+    chosen = next((pair for pair in memberships if pair[1].slug == tenant_slug), memberships[0])
+    membership, tenant = chosen
+    token = await start_session(TenantId(tenant.id), user, membership.role, ip=ip, user_agent=user_agent)
+    principal = await resolve_session(token, Audience.CONSOLE, ip=ip)
+    return SignedIn(token=token, principal=principal, tenants=[t for _m, t in memberships])
+
+
+async def start_session(tenant_id: TenantId, user: User, role: Role, *, ip: str | None, user_agent: str | None, action: str = "user.signed_in") -> str:
+    """Always a new token: a session id is never carried over a sign-in or a change of tenant."""
+    token, token_hash = new_token()
+    async with tenant_unit_of_work(tenant_id) as session:
+        session.add(
+            SignInSession(
+                token_hash=token_hash,
+                audience=Audience.CONSOLE.value,
+                principal_kind=PrincipalKind.USER.value,
+                principal_id=user.id,
+                ip=ip,
+                user_agent=(user_agent or "")[:300] or None,
+            )
+        )
+        audit.record(session, audit.Actor(kind="user", id=str(user.id), label=user.email, ip=ip), action, "user", user.id, after={"role": role.value})
+    return token
+
+
+async def switch_tenant(principal: Principal, tenant_slug: str, *, token: str, ip: str | None, user_agent: str | None) -> str:
+    async with all_tenants_unit_of_work("switch organisation: check membership") as session:
+        memberships = await AllTenantsMembershipRepository(session).active_of_user(principal.id)
+        user = await UserRepository(session).get(principal.id)
+    chosen = next((pair for pair in memberships if pair[1].slug == tenant_slug), None)
+    if chosen is None:
+        raise NotFound(_("Not found."))
+    await sign_out(token)
+    membership, tenant = chosen
+    return await start_session(TenantId(tenant.id), user, membership.role, ip=ip, user_agent=user_agent, action="user.switched_in")
+
+
+async def resolve_session(token: str | None, audience: Audience, *, ip: str | None = None) -> Principal | None:
+    if not token or len(token) > 200:
+        return None
+    now = utcnow()
+    async with all_tenants_unit_of_work("authenticate a session") as session:
+        row = await AllTenantsCredentialRepository(session).session_by_token(digest(token), audience.value)
+        if row is None:
+            return None
+        if row.last_seen_at + CONSOLE_IDLE_TIMEOUT < now or row.created_at + CONSOLE_ABSOLUTE_TIMEOUT < now:
+            await session.delete(row)
+            return None
+        if row.principal_kind != PrincipalKind.USER.value:
+            return None
+        user = await UserRepository(session).get(row.principal_id)
+        memberships = await AllTenantsMembershipRepository(session).active_of_user(row.principal_id)
+        membership = next((m for m, t in memberships if t.id == row.tenant_id), None)
+        if user is None or membership is None:
+            await session.delete(row)
+            return None
+        if now - row.last_seen_at > SESSION_TOUCH_INTERVAL:
+            row.last_seen_at = now
+        return Principal(
+            kind=PrincipalKind.USER,
+            id=user.id,
+            tenant_id=TenantId(row.tenant_id),
+            role=membership.role,
+            label=user.email,
+            display_name=user.display_name,
+            language=user.language,
+            session_id=row.id,
+            ip=ip,
+        )
+
+
+async def sign_out(token: str | None) -> None:
+    if not token:
+        return
+    async with all_tenants_unit_of_work("sign out") as session:
+        row = await AllTenantsCredentialRepository(session).session_by_token(digest(token), Audience.CONSOLE.value)
+        if row is not None:
+            audit.record(session, audit.Actor(kind="user", id=str(row.principal_id), label=str(row.principal_id), ip=row.ip), "user.signed_out", "user", row.principal_id, tenant_id=row.tenant_id)
+            await session.delete(row)
+
+
+async def end_expired_sessions(now: datetime) -> int:
+    async with all_tenants_unit_of_work("maintenance: end expired sessions") as session:
+        return await AllTenantsCredentialRepository(session).end_expired_sessions(
+            idle_before=now - CONSOLE_IDLE_TIMEOUT, created_before=now - CONSOLE_ABSOLUTE_TIMEOUT
+        )
+
+
+async def forget_old_throttles(now: datetime) -> int:
+    async with global_unit_of_work() as session:
+        return await SignInThrottleRepository(session).forget_before(now - timedelta(days=1))
+
+
+async def set_language(principal: Principal, language: str | None) -> None:
+    async with global_unit_of_work() as session:
+        user = await UserRepository(session).get(principal.id)
+        if user is not None:
+            user.language = language
+
+
+# --- API keys ------------------------------------------------------------------------------
+
+API_KEY_PREFIX = "acc_"
+
+
+def api_key_view(key: ApiKey) -> dict[str, str | None]:
+    return {"name": key.name, "prefix": key.prefix, "role": key.role, "revoked_at": key.revoked_at and key.revoked_at.isoformat()}
+
+
+async def list_api_keys(session: AsyncSession, principal: Principal):
+    require(principal, Permission.MANAGE_API_KEYS)
+    return await ApiKeyRepository(session).all()
+
+
+async def create_api_key(session: AsyncSession, actor: audit.Actor, *, name: str, role: str | Role, created_by: uuid.UUID | None = None) -> tuple[ApiKey, str]:
+    """Returns the key and its secret; the secret is shown once and only its hash is kept."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed(_("Give the key a name, for example the system that will use it."), field="name")
+    if len(name) > 100:
+        raise ValidationFailed(_("The name must be at most 100 characters long."), field="name")
+    try:
+        key_role = Role(role)
+    except ValueError:
+        key_role = None
+    if key_role not in API_KEY_ROLES:
+        raise ValidationFailed(_("Choose one of the roles offered."), field="role")
+    secret, secret_hash = new_token(API_KEY_PREFIX)
+    key = ApiKey(name=name, prefix=secret[:12], secret_hash=secret_hash, role=key_role.value, created_by=created_by)
+    session.add(key)
+    await session.flush()
+    audit.record(session, actor, "api_key.created", "api_key", key.id, after=api_key_view(key))
+    return key, secret
+
+
+async def create_api_key_for(session: AsyncSession, principal: Principal, *, name: str, role: str | Role) -> tuple[ApiKey, str]:
+    require(principal, Permission.MANAGE_API_KEYS)
+    return await create_api_key(session, principal.actor(), name=name, role=role, created_by=principal.id)
+
+
+async def revoke_api_key(session: AsyncSession, principal: Principal, key_id: uuid.UUID) -> ApiKey:
+    require(principal, Permission.MANAGE_API_KEYS)
+    key = await ApiKeyRepository(session).get(key_id)
+    if key is None:
+        raise NotFound(_("Not found."))
+    if key.revoked_at is None:
+        before = api_key_view(key)
+        key.revoked_at = utcnow()
+        audit.record(session, principal.actor(), "api_key.revoked", "api_key", key.id, before=before, after=api_key_view(key))
+    return key
+
+
+async def resolve_api_key(secret: str | None, *, ip: str | None = None) -> Principal | None:
+    if not secret or not secret.startswith(API_KEY_PREFIX) or len(secret) > 200:
+        return None
+    now = utcnow()
+    async with all_tenants_unit_of_work("authenticate an API key") as session:
+        key = await AllTenantsCredentialRepository(session).api_key_by_secret(digest(secret))
+        if key is None:
+            return None
+        if key.last_used_at is None or now - key.last_used_at > SESSION_TOUCH_INTERVAL:
+            key.last_used_at = now
+        return Principal(
+            kind=PrincipalKind.API_KEY,
+            id=key.id,
+            tenant_id=TenantId(key.tenant_id),
+            role=Role(key.role),
+            label=f"API key {key.prefix}…",
+            display_name=key.name,
+            ip=ip,
+        )
+
+
+def tenant_of(session: AsyncSession) -> TenantId:
+    return current_tenant(session)
+
+
+async def resolve_role(tenant_id: TenantId, user_id: uuid.UUID) -> Role:
+    async with tenant_unit_of_work(tenant_id) as session:
+        from backend.tenants.repository import MembershipRepository
+
+        membership = await MembershipRepository(session).of_user(user_id)
+        if membership is None:
+            raise NotFound(_("Not found."))
+        return membership.role
+
+
+async def organisations_of(principal: Principal) -> list[Tenant]:
+    async with all_tenants_unit_of_work("list the person's organisations") as session:
+        return [tenant for _m, tenant in await AllTenantsMembershipRepository(session).active_of_user(principal.id)]

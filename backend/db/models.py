@@ -1,0 +1,22 @@
+"""Imports every area's models so metadata (Alembic, tests) sees the whole schema."""
+
+from backend.audit.models import AuditEvent
+from backend.auth.models import ApiKey, SignInSession, SignInThrottle
+from backend.db.base import Model, TenantOwned
+from backend.jobs.models import JobExecution, OutboxJob, SchedulerTick
+from backend.tenants.models import Membership, Tenant, User
+
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "JobExecution",
+    "Membership",
+    "Model",
+    "OutboxJob",
+    "SchedulerTick",
+    "SignInSession",
+    "SignInThrottle",
+    "Tenant",
+    "TenantOwned",
+    "User",
+]

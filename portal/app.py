@@ -1,0 +1,148 @@
+"""The one Litestar app: REST API, console pages (and later the buyer portal and insurer inbox).
+
+This is the composition root of the web process: it wires backend's API and services to the pages,
+and in the embedded default (no REDIS_URL) starts the in-process job runtime from workers/.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from litestar import Litestar, Request, Response
+from litestar.config.csrf import CSRFConfig
+from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from backend.api import api_router, healthz, readiness
+from backend.config import Settings, get_settings
+from backend.db.engine import get_database
+from backend.errors import DomainError, NotFound
+from backend.http.errors import domain_error_as_json
+from backend.http.auth import AuthenticationMiddleware
+from backend.http.deps import DEPENDENCIES
+from backend.i18n import gettext, ngettext
+from portal import web
+from portal.console import api_keys, audit_trail, home, invitations, sign_in, team
+
+HERE = Path(__file__).resolve().parent
+log = logging.getLogger("accord.web")
+
+
+def _templates() -> TemplateConfig:
+    environment = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.install_gettext_callables(gettext, ngettext, newstyle=True)
+    environment.filters.update(local_time=web.local_time, number=web.number, role_label=web.role_label)
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _not_signed_in(request: Request, error: NotAuthorizedException) -> Response:
+    if _is_api(request):
+        return Response({"status_code": 401, "detail": error.detail}, status_code=401)
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return web.redirect(request, f"/console/sign-in?next={target}" if target != "/console" else "/console/sign-in")
+
+
+def _http_error(request: Request, error: HTTPException) -> Response:
+    if _is_api(request) or request.url.path.startswith("/schema"):
+        body = {"status_code": error.status_code, "detail": error.detail}
+        if getattr(error, "extra", None):
+            body["extra"] = error.extra
+        return Response(body, status_code=error.status_code)
+    template = "errors/404.html" if error.status_code == 404 else "errors/error.html"
+    return web.render(request, template, status_code=error.status_code, error=error)
+
+
+def _domain_error(request: Request, error: DomainError) -> Response:
+    if _is_api(request):
+        return domain_error_as_json(request, error)
+    template = "errors/404.html" if isinstance(error, NotFound) else "errors/error.html"
+    return web.render(request, template, status_code=error.status_code, error=error, message=gettext(error.message))
+
+
+def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None) -> Litestar:
+    settings = settings or get_settings()
+    run_jobs = settings.jobs_in_process if run_jobs is None else run_jobs
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar):
+        runtime = None
+        if run_jobs:
+            from workers.runtime import JobRuntime
+
+            runtime = JobRuntime(with_scheduler=True)
+            runtime.start()
+            log.info("jobs run in this process (no REDIS_URL)")
+        app.state.job_runtime = runtime
+        try:
+            yield
+        finally:
+            if runtime:
+                runtime.stop()
+            await get_database().dispose_current()
+
+    async def broker_ping() -> bool:
+        if settings.jobs_in_process:
+            return True
+        from workers.broker import ping
+
+        return await ping()
+
+    static = create_static_files_router(path="/static", directories=[HERE / "static"], name="static", include_in_schema=False)
+    return Litestar(
+        route_handlers=[
+            api_router(),
+            healthz,
+            readiness(broker_ping),
+            static,
+            home.root,
+            sign_in.SignInController,
+            home.HomeController,
+            team.TeamController,
+            api_keys.ApiKeyController,
+            invitations.InvitationController,
+            audit_trail.AuditTrailController,
+            sign_in.set_language,
+        ],
+        dependencies=DEPENDENCIES,
+        middleware=[AuthenticationMiddleware(), web.WebContextMiddleware()],
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="__Host-csrftoken",
+            cookie_secure=True,
+            cookie_httponly=True,
+            cookie_samesite="lax",
+            header_name="x-csrftoken",
+            # API calls authenticate with a bearer key, which a browser never attaches by itself.
+            exclude=["^/api/", "^/healthz$", "^/readyz$"],
+        ),
+        template_config=_templates(),
+        exception_handlers={NotAuthorizedException: _not_signed_in, HTTPException: _http_error, NotFoundException: _http_error, DomainError: _domain_error},
+        openapi_config=OpenAPIConfig(
+            title="Accord API",
+            version="1",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+            components=Components(security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer", description="An Accord API key: acc_…")}),
+            security=[{"apiKey": []}],
+        ),
+        lifespan=[lifespan],
+        debug=False,
+    )

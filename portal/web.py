@@ -1,0 +1,138 @@
+"""What every page shares: security headers, the chosen language, rendering, and safe redirects."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from babel.numbers import format_decimal
+from litestar import Request, Response
+from litestar.datastructures import Cookie, MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.response import Redirect, Template
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from backend.i18n import SUPPORTED, _, babel_locale, current_language, gettext, negotiate
+
+LANGUAGE_COOKIE = "accord_lang"
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
+class WebContextMiddleware(ASGIMiddleware):
+    """Sets the request's language and adds the security headers every response carries."""
+
+    scopes = (ScopeType.HTTP,)
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        principal = scope.get("user")
+        headers = dict(scope.get("headers", []))
+        cookie_language = _cookie_value(headers.get(b"cookie", b"").decode("latin-1"), LANGUAGE_COOKIE)
+        language = negotiate(
+            getattr(principal, "language", None),
+            cookie_language,
+            accept_language=headers.get(b"accept-language", b"").decode("latin-1"),
+        )
+        token = current_language.set(language)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                response_headers = MutableScopeHeaders.from_message(message)
+                response_headers.setdefault("content-security-policy", CONTENT_SECURITY_POLICY)
+                response_headers.setdefault("x-content-type-options", "nosniff")
+                response_headers.setdefault("referrer-policy", "same-origin")
+                response_headers.setdefault("x-frame-options", "DENY")
+                response_headers.setdefault("cross-origin-opener-policy", "same-origin")
+                if not scope["path"].startswith("/static/"):
+                    response_headers.setdefault("cache-control", "no-store")
+                response_headers.setdefault("content-language", language)
+            await send(message)
+
+        try:
+            await next_app(scope, receive, send_with_headers)
+        finally:
+            current_language.reset(token)
+
+
+def _cookie_value(raw: str, name: str) -> str | None:
+    for part in raw.split(";"):
+        key, _sep, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
+
+
+def language_cookie(language: str) -> Cookie:
+    return Cookie(key=LANGUAGE_COOKIE, value=language, path="/", secure=True, httponly=True, samesite="lax", max_age=365 * 24 * 3600)
+
+
+def safe_next(target: str | None, default: str = "/console") -> str:
+    # Only a path on this site: never "//host" or "https://…", which would make an open redirect.
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def render(request: Request, template: str, *, status_code: int = 200, cookies: list[Cookie] | None = None, **context: Any) -> Template:
+    principal = request.scope.get("user")
+    context.setdefault("principal", principal)
+    context.setdefault("language", current_language.get())
+    context.setdefault("languages", SUPPORTED)
+    context.setdefault("path", request.url.path)
+    context.setdefault("query", request.url.query)
+    return Template(template_name=template, context=context, status_code=status_code, cookies=cookies or [])
+
+
+def redirect(request: Request, target: str, *, cookies: list[Cookie] | None = None) -> Response:
+    if is_htmx(request):
+        # htmx follows a redirect itself and swaps the result in place; a whole-page move is asked for so.
+        return Response(content=b"", status_code=204, headers={"HX-Redirect": target}, cookies=cookies or [])
+    return Redirect(target, status_code=303, cookies=cookies or [])
+
+
+# --- template filters ------------------------------------------------------------------------
+
+
+def local_time(moment: datetime | None, time_zone: str = "UTC", fmt: str = "medium") -> str:
+    if moment is None:
+        return ""
+    return format_datetime(moment, format=fmt, tzinfo=ZoneInfo(time_zone), locale=babel_locale(current_language.get()))
+
+
+def number(value: Any) -> str:
+    return format_decimal(value, locale=babel_locale(current_language.get()))
+
+
+def role_label(role: Any) -> str:
+    value = getattr(role, "value", role)
+    return gettext(ROLE_LABELS.get(value, value))
+
+
+ROLE_LABELS = {
+    "owner": _("Owner"),
+    "admin": _("Administrator"),
+    "credit_manager": _("Credit manager"),
+    "collector": _("Collector"),
+    "collaborator": _("Collaborator"),
+    "viewer": _("Viewer"),
+}

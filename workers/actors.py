@@ -1,0 +1,6 @@
+"""Every actor, declared on the broker. `dramatiq workers.actors` and `accord worker` load this."""
+
+from workers import maintenance, tenants
+from workers.broker import broker
+
+__all__ = ["broker", "maintenance", "tenants"]

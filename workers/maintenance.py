@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.auth import service as auth
+from backend.db.base import utcnow
+from backend.jobs import service as jobs
+from workers.shell import periodic_actor
+
+
+@periodic_actor("maintenance.forget_expired")
+async def forget_expired(session: AsyncSession) -> None:
+    now = utcnow()
+    await jobs.forget_old(session, now)
+    await auth.end_expired_sessions(now)
+    await auth.forget_old_throttles(now)

@@ -1,0 +1,54 @@
+"""The scheduler: fires each periodic job once per interval, however many schedulers run.
+
+Each interval is a slot number; the scheduler that inserts the (job, slot) row fires it, and the
+others find the row there. The relay then publishes the tick like any outbox job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from backend.db.base import utcnow
+from backend.db.uow import global_unit_of_work
+from backend.jobs import service as jobs
+
+log = logging.getLogger("accord.scheduler")
+
+
+@dataclass(frozen=True)
+class Periodic:
+    actor: str
+    every: timedelta
+
+    def slot(self, now: datetime) -> int:
+        return int(now.timestamp() // self.every.total_seconds())
+
+
+SCHEDULE = (Periodic("maintenance.forget_expired", timedelta(minutes=15)),)
+
+
+async def tick(now: datetime | None = None, schedule: tuple[Periodic, ...] = SCHEDULE) -> list[str]:
+    now = now or utcnow()
+    fired = []
+    for periodic in schedule:
+        async with global_unit_of_work() as session:
+            if await jobs.fire_tick(session, periodic.actor, periodic.slot(now), now):
+                fired.append(periodic.actor)
+    if fired:
+        log.info("fired %s", ", ".join(fired))
+    return fired
+
+
+async def run_forever(stop: asyncio.Event, interval: float = 5.0) -> None:
+    while not stop.is_set():
+        try:
+            await tick()
+        except Exception:  # noqa: BLE001 - the next round tries again
+            log.exception("scheduler round failed")
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+        except TimeoutError:
+            pass
