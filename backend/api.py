@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from litestar import Router, get
 from litestar.response import Response
-from sqlalchemy import text
 
 from backend.audit.api import AuditController
 from backend.db.engine import get_database
@@ -35,10 +34,9 @@ def readiness(broker_ping=None):
     async def readyz() -> Response[dict[str, str]]:
         checks: dict[str, str] = {}
         try:
-            async with get_database().engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            await get_database().ping()
             checks["database"] = "ok"
-        except Exception as error:  # noqa: BLE001 - readiness reports any failure
+        except Exception as error:
             checks["database"] = f"failing: {type(error).__name__}"
         if broker_ping is not None:
             checks["jobs"] = "ok" if await broker_ping() else "failing"

@@ -16,7 +16,9 @@ from backend.config import get_settings
 @click.option("--verbose", is_flag=True, help="Log debug messages.")
 def main(verbose: bool) -> None:
     """Accord: invoice-dispute resolution for supplier finance teams."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 @main.group()
@@ -63,7 +65,11 @@ def tenant_create(name: str, admin_email: str, admin_name: str | None, country: 
     from backend.tenants.onboarding import create_tenant_with_key
 
     try:
-        result = asyncio.run(create_tenant_with_key(name=name, admin_email=admin_email, admin_name=admin_name, country=country, time_zone=time_zone, language=language))
+        result = asyncio.run(
+            create_tenant_with_key(
+                name=name, admin_email=admin_email, admin_name=admin_name, country=country, time_zone=time_zone, language=language
+            )
+        )
     except DomainError as error:
         raise click.UsageError(f"{error.field or 'input'}: {error.message}") from None
     click.echo(f"tenant      {result.tenant_name} ({result.tenant_slug})")
@@ -95,3 +101,7 @@ def _register_contributed_commands() -> None:
 
 
 _register_contributed_commands()
+
+
+if __name__ == "__main__":
+    main()

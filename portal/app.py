@@ -15,7 +15,7 @@ from litestar import Litestar, Request, Response
 from litestar.config.csrf import CSRFConfig
 from litestar.exceptions import HTTPException, NotAuthorizedException, NotFoundException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -25,9 +25,9 @@ from backend.api import api_router, healthz, readiness
 from backend.config import Settings, get_settings
 from backend.db.engine import get_database
 from backend.errors import DomainError, NotFound
-from backend.http.errors import domain_error_as_json
 from backend.http.auth import AuthenticationMiddleware
 from backend.http.deps import DEPENDENCIES
+from backend.http.errors import domain_error_as_json
 from backend.i18n import gettext, ngettext
 from portal import web
 from portal.console import api_keys, audit_trail, home, invitations, sign_in, team
@@ -45,7 +45,7 @@ def _templates() -> TemplateConfig:
         lstrip_blocks=True,
     )
     environment.install_gettext_callables(gettext, ngettext, newstyle=True)
-    environment.filters.update(local_time=web.local_time, number=web.number, role_label=web.role_label)
+    environment.filters.update(local_time=web.local_time, number=web.number, role_label=web.role_label, changes=web.changes)
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
 
 
@@ -134,13 +134,21 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             exclude=["^/api/", "^/healthz$", "^/readyz$"],
         ),
         template_config=_templates(),
-        exception_handlers={NotAuthorizedException: _not_signed_in, HTTPException: _http_error, NotFoundException: _http_error, DomainError: _domain_error},
+        exception_handlers={
+            NotAuthorizedException: _not_signed_in,
+            HTTPException: _http_error,
+            NotFoundException: _http_error,
+            DomainError: _domain_error,
+        },
         openapi_config=OpenAPIConfig(
             title="Accord API",
             version="1",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
-            components=Components(security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer", description="An Accord API key: acc_…")}),
+            # Rendered as documents, not a JavaScript viewer: viewers load from CDNs the CSP (and we) refuse.
+            render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"]), YamlRenderPlugin()],
+            components=Components(
+                security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer", description="An Accord API key: acc_…")}
+            ),
             security=[{"apiKey": []}],
         ),
         lifespan=[lifespan],

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from babel.numbers import format_decimal
+from jinja2 import pass_context
 from litestar import Request, Response
 from litestar.datastructures import Cookie, MutableScopeHeaders
 from litestar.enums import ScopeType
@@ -79,7 +80,9 @@ def _cookie_value(raw: str, name: str) -> str | None:
 
 
 def language_cookie(language: str) -> Cookie:
-    return Cookie(key=LANGUAGE_COOKIE, value=language, path="/", secure=True, httponly=True, samesite="lax", max_age=365 * 24 * 3600)
+    return Cookie(
+        key=LANGUAGE_COOKIE, value=language, path="/", secure=True, httponly=True, samesite="lax", max_age=365 * 24 * 3600
+    )
 
 
 def safe_next(target: str | None, default: str = "/console") -> str:
@@ -93,7 +96,9 @@ def is_htmx(request: Request) -> bool:
     return request.headers.get("hx-request") == "true"
 
 
-def render(request: Request, template: str, *, status_code: int = 200, cookies: list[Cookie] | None = None, **context: Any) -> Template:
+def render(
+    request: Request, template: str, *, status_code: int = 200, cookies: list[Cookie] | None = None, **context: Any
+) -> Template:
     principal = request.scope.get("user")
     context.setdefault("principal", principal)
     context.setdefault("language", current_language.get())
@@ -113,10 +118,22 @@ def redirect(request: Request, target: str, *, cookies: list[Cookie] | None = No
 # --- template filters ------------------------------------------------------------------------
 
 
-def local_time(moment: datetime | None, time_zone: str = "UTC", fmt: str = "medium") -> str:
+@pass_context
+def local_time(context, moment: datetime | None, fmt: str = "medium") -> str:
+    """Times are stored in UTC and shown in the tenant's time zone, in the reader's language."""
     if moment is None:
         return ""
-    return format_datetime(moment, format=fmt, tzinfo=ZoneInfo(time_zone), locale=babel_locale(current_language.get()))
+    principal = context.get("principal")
+    time_zone = ZoneInfo(getattr(principal, "time_zone", None) or "UTC")
+    return format_datetime(moment, format=fmt, tzinfo=time_zone, locale=babel_locale(current_language.get()))
+
+
+def changes(before: dict | None, after: dict | None) -> list[tuple[str, Any, Any]]:
+    """The fields an audit entry changed: (name, old, new); a creation lists what it set."""
+    before, after = before or {}, after or {}
+    return [
+        (key, before.get(key), after.get(key)) for key in dict.fromkeys([*before, *after]) if before.get(key) != after.get(key)
+    ]
 
 
 def number(value: Any) -> str:

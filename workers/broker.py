@@ -40,6 +40,6 @@ async def ping() -> bool:
     if isinstance(broker, RedisBroker):
         try:
             return bool(broker.client.ping())
-        except Exception:  # noqa: BLE001 - readiness answers, it does not raise
+        except Exception:
             return False
     return True

@@ -12,5 +12,5 @@ from workers.shell import periodic_actor
 async def forget_expired(session: AsyncSession) -> None:
     now = utcnow()
     await jobs.forget_old(session, now)
-    await auth.end_expired_sessions(now)
-    await auth.forget_old_throttles(now)
+    await auth.end_expired_sessions(session, now)
+    await auth.forget_old_throttles(session, now)

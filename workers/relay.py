@@ -22,7 +22,9 @@ def _send(actor_name: str, message_id: str, kwargs: dict) -> bool:
     except ActorNotFound:
         log.error("outbox names an unknown actor %r; retrying later", actor_name)
         return False
-    broker.enqueue(Message(queue_name=actor.queue_name, actor_name=actor_name, args=(), kwargs=kwargs, options={}, message_id=message_id))
+    broker.enqueue(
+        Message(queue_name=actor.queue_name, actor_name=actor_name, args=(), kwargs=kwargs, options={}, message_id=message_id)
+    )
     return True
 
 
@@ -46,6 +48,6 @@ async def relay_forever(stop: asyncio.Event, interval: float = 0.5) -> None:
                 await asyncio.wait_for(stop.wait(), timeout=interval)
         except TimeoutError:
             pass
-        except Exception:  # noqa: BLE001 - a failed round is retried; the rows stay unpublished
+        except Exception:
             log.exception("outbox relay round failed")
             await asyncio.sleep(interval)

@@ -7,6 +7,7 @@ others find the row there. The relay then publishes the tick like any outbox job
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -46,9 +47,7 @@ async def run_forever(stop: asyncio.Event, interval: float = 5.0) -> None:
     while not stop.is_set():
         try:
             await tick()
-        except Exception:  # noqa: BLE001 - the next round tries again
+        except Exception:
             log.exception("scheduler round failed")
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
-        except TimeoutError:
-            pass

@@ -28,11 +28,17 @@ def tenant_actor(name: str, *, max_retries: int = 5, time_limit_ms: int = 60_000
                     return
                 await work(session, **payload)
 
-        run.__name__ = work.__name__
-        run.work = work  # type: ignore[attr-defined]
-        return dramatiq.actor(run, actor_name=name, queue_name=queue, max_retries=max_retries, time_limit=time_limit_ms)
+        return _declare(run, work, name, queue, max_retries, time_limit_ms)
 
     return declare
+
+
+def _declare(run, work, name: str, queue: str, max_retries: int, time_limit_ms: int):
+    run.__name__ = work.__name__
+    actor = dramatiq.actor(run, actor_name=name, queue_name=queue, max_retries=max_retries, time_limit=time_limit_ms)
+    # Tests await the shell itself; Dramatiq's own wrapper needs its worker's event-loop thread.
+    actor.run_async = run
+    return actor
 
 
 def periodic_actor(name: str, *, max_retries: int = 3, time_limit_ms: int = 300_000, queue: str = "default"):
@@ -45,8 +51,6 @@ def periodic_actor(name: str, *, max_retries: int = 3, time_limit_ms: int = 300_
                     return
                 await work(session)
 
-        run.__name__ = work.__name__
-        run.work = work  # type: ignore[attr-defined]
-        return dramatiq.actor(run, actor_name=name, queue_name=queue, max_retries=max_retries, time_limit=time_limit_ms)
+        return _declare(run, work, name, queue, max_retries, time_limit_ms)
 
     return declare

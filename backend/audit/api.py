@@ -23,13 +23,17 @@ class AuditController(Controller):
         db: AsyncSession,
         principal: Principal,
         limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT)] = 50,
-        before: Annotated[int | None, Parameter(ge=1, description="Return entries with seq below this (the previous page's next_before).")] = None,
+        before: Annotated[
+            int | None, Parameter(ge=1, description="Return entries with seq below this (the previous page's next_before).")
+        ] = None,
         action: Annotated[str | None, Parameter(max_length=64)] = None,
         object_type: Annotated[str | None, Parameter(max_length=64)] = None,
         object_id: Annotated[str | None, Parameter(max_length=64)] = None,
     ) -> AuditEventPage:
         require(principal, Permission.READ_AUDIT)
-        rows = await service.list_entries(db, limit=limit, before_seq=before, action=action, object_type=object_type, object_id=object_id)
+        rows = await service.list_entries(
+            db, limit=limit, before_seq=before, action=action, object_type=object_type, object_id=object_id
+        )
         return AuditEventPage(items=[AuditEventOut.of(r) for r in rows], next_before=rows[-1].seq if len(rows) == limit else None)
 
     @get("/verification")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit.models import AuditEvent
@@ -13,10 +13,15 @@ class AuditRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def lock_chain(self, tenant_id: uuid.UUID) -> None:
+        """One writer per tenant's chain at a time, until the transaction ends (PostgreSQL)."""
+        if self.session.bind.dialect.name == "postgresql":
+            await self.session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"audit:{tenant_id}"}
+            )
+
     async def last_entry(self, tenant_id: uuid.UUID) -> AuditEvent | None:
-        statement = (
-            select(AuditEvent).where(AuditEvent.tenant_id == tenant_id).order_by(AuditEvent.seq.desc()).limit(1)
-        )
+        statement = select(AuditEvent).where(AuditEvent.tenant_id == tenant_id).order_by(AuditEvent.seq.desc()).limit(1)
         return (await self.session.scalars(statement)).first()
 
     async def page(

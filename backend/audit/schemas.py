@@ -27,7 +27,22 @@ class AuditEventOut:
 
     @classmethod
     def of(cls, e: AuditEvent) -> AuditEventOut:
-        return cls(e.id, e.seq, e.occurred_at, e.actor_kind, e.actor_id, e.actor_label, e.action, e.object_type, e.object_id, e.before, e.after, e.ip, e.success, e.hash)
+        return cls(
+            e.id,
+            e.seq,
+            e.occurred_at,
+            e.actor_kind,
+            e.actor_id,
+            e.actor_label,
+            e.action,
+            e.object_type,
+            e.object_id,
+            e.before,
+            e.after,
+            e.ip,
+            e.success,
+            e.hash,
+        )
 
 
 @dataclass

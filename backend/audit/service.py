@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit.models import AuditEvent
@@ -110,11 +109,7 @@ async def write_pending_entries(session: AsyncSession) -> None:
     pending: list[_Pending] = session.info.pop("audit_pending", [])
     repository = AuditRepository(session)
     for tenant_id in dict.fromkeys(p.tenant_id for p in pending):
-        if session.bind.dialect.name == "postgresql":
-            # One writer per tenant's chain at a time, until this transaction ends.
-            await session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"audit:{tenant_id}"}
-            )
+        await repository.lock_chain(tenant_id)
         last = await repository.last_entry(tenant_id)
         seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS)
         for item in (p for p in pending if p.tenant_id == tenant_id):

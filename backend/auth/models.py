@@ -50,6 +50,3 @@ class SignInThrottle(Model):
     consecutive_failures: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
     last_failure_at: Mapped[datetime | None]
-
-
-

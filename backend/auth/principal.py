@@ -35,6 +35,7 @@ class Principal:
     label: str
     display_name: str
     language: str | None = None
+    time_zone: str = "UTC"
     session_id: uuid.UUID | None = None
     ip: str | None = None
 

@@ -26,7 +26,9 @@ class ApiKeyRepository:
         self.session = session
 
     async def all(self) -> Sequence[ApiKey]:
-        return (await self.session.scalars(select(ApiKey).order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc()))).all()
+        return (
+            await self.session.scalars(select(ApiKey).order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc()))
+        ).all()
 
     async def get(self, key_id: uuid.UUID) -> ApiKey | None:
         return (await self.session.scalars(select(ApiKey).where(ApiKey.id == key_id).with_for_update())).first()

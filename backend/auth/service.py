@@ -17,7 +17,6 @@ from backend.auth.principal import Audience, Principal, PrincipalKind
 from backend.auth.repository import (
     AllTenantsCredentialRepository,
     ApiKeyRepository,
-    SessionRepository,
     SignInThrottleRepository,
 )
 from backend.auth.tokens import digest, new_token
@@ -81,7 +80,9 @@ async def _record_failure(email: str, now: datetime) -> int:
         return throttle.consecutive_failures
 
 
-async def sign_in(email: str, password: str, *, tenant_slug: str | None = None, ip: str | None = None, user_agent: str | None = None) -> SignedIn:
+async def sign_in(
+    email: str, password: str, *, tenant_slug: str | None = None, ip: str | None = None, user_agent: str | None = None
+) -> SignedIn:
     """Each step runs in its own short unit of work; the caller has none open."""
     now = utcnow()
     try:
@@ -99,7 +100,10 @@ async def sign_in(email: str, password: str, *, tenant_slug: str | None = None, 
     if not password_ok:
         failures = await _record_failure(email, now)
         if lockout_after(failures):
-            raise Throttled(_("Too many failed attempts. Wait a moment and try again."), retry_after=int(lockout_after(failures).total_seconds()))
+            raise Throttled(
+                _("Too many failed attempts. Wait a moment and try again."),
+                retry_after=int(lockout_after(failures).total_seconds()),
+            )
         raise ValidationFailed(WRONG_CREDENTIALS, field="email")
 
     async with global_unit_of_work() as session:
@@ -118,7 +122,9 @@ async def sign_in(email: str, password: str, *, tenant_slug: str | None = None, 
     return SignedIn(token=token, principal=principal, tenants=[t for _m, t in memberships])
 
 
-async def start_session(tenant_id: TenantId, user: User, role: Role, *, ip: str | None, user_agent: str | None, action: str = "user.signed_in") -> str:
+async def start_session(
+    tenant_id: TenantId, user: User, role: Role, *, ip: str | None, user_agent: str | None, action: str = "user.signed_in"
+) -> str:
     """Always a new token: a session id is never carried over a sign-in or a change of tenant."""
     token, token_hash = new_token()
     async with tenant_unit_of_work(tenant_id) as session:
@@ -132,7 +138,14 @@ async def start_session(tenant_id: TenantId, user: User, role: Role, *, ip: str 
                 user_agent=(user_agent or "")[:300] or None,
             )
         )
-        audit.record(session, audit.Actor(kind="user", id=str(user.id), label=user.email, ip=ip), action, "user", user.id, after={"role": role.value})
+        audit.record(
+            session,
+            audit.Actor(kind="user", id=str(user.id), label=user.email, ip=ip),
+            action,
+            "user",
+            user.id,
+            after={"role": role.value},
+        )
     return token
 
 
@@ -145,7 +158,9 @@ async def switch_tenant(principal: Principal, tenant_slug: str, *, token: str, i
         raise NotFound(_("Not found."))
     await sign_out(token)
     membership, tenant = chosen
-    return await start_session(TenantId(tenant.id), user, membership.role, ip=ip, user_agent=user_agent, action="user.switched_in")
+    return await start_session(
+        TenantId(tenant.id), user, membership.role, ip=ip, user_agent=user_agent, action="user.switched_in"
+    )
 
 
 async def resolve_session(token: str | None, audience: Audience, *, ip: str | None = None) -> Principal | None:
@@ -163,7 +178,7 @@ async def resolve_session(token: str | None, audience: Audience, *, ip: str | No
             return None
         user = await UserRepository(session).get(row.principal_id)
         memberships = await AllTenantsMembershipRepository(session).active_of_user(row.principal_id)
-        membership = next((m for m, t in memberships if t.id == row.tenant_id), None)
+        membership, tenant = next(((m, t) for m, t in memberships if t.id == row.tenant_id), (None, None))
         if user is None or membership is None:
             await session.delete(row)
             return None
@@ -177,6 +192,7 @@ async def resolve_session(token: str | None, audience: Audience, *, ip: str | No
             label=user.email,
             display_name=user.display_name,
             language=user.language,
+            time_zone=tenant.time_zone,
             session_id=row.id,
             ip=ip,
         )
@@ -188,20 +204,26 @@ async def sign_out(token: str | None) -> None:
     async with all_tenants_unit_of_work("sign out") as session:
         row = await AllTenantsCredentialRepository(session).session_by_token(digest(token), Audience.CONSOLE.value)
         if row is not None:
-            audit.record(session, audit.Actor(kind="user", id=str(row.principal_id), label=str(row.principal_id), ip=row.ip), "user.signed_out", "user", row.principal_id, tenant_id=row.tenant_id)
+            audit.record(
+                session,
+                audit.Actor(kind="user", id=str(row.principal_id), label=str(row.principal_id), ip=row.ip),
+                "user.signed_out",
+                "user",
+                row.principal_id,
+                tenant_id=row.tenant_id,
+            )
             await session.delete(row)
 
 
-async def end_expired_sessions(now: datetime) -> int:
-    async with all_tenants_unit_of_work("maintenance: end expired sessions") as session:
-        return await AllTenantsCredentialRepository(session).end_expired_sessions(
-            idle_before=now - CONSOLE_IDLE_TIMEOUT, created_before=now - CONSOLE_ABSOLUTE_TIMEOUT
-        )
+async def end_expired_sessions(session: AsyncSession, now: datetime) -> int:
+    """Housekeeping in the caller's all-tenants unit of work (the periodic job's)."""
+    return await AllTenantsCredentialRepository(session).end_expired_sessions(
+        idle_before=now - CONSOLE_IDLE_TIMEOUT, created_before=now - CONSOLE_ABSOLUTE_TIMEOUT
+    )
 
 
-async def forget_old_throttles(now: datetime) -> int:
-    async with global_unit_of_work() as session:
-        return await SignInThrottleRepository(session).forget_before(now - timedelta(days=1))
+async def forget_old_throttles(session: AsyncSession, now: datetime) -> int:
+    return await SignInThrottleRepository(session).forget_before(now - timedelta(days=1))
 
 
 async def set_language(principal: Principal, language: str | None) -> None:
@@ -225,7 +247,9 @@ async def list_api_keys(session: AsyncSession, principal: Principal):
     return await ApiKeyRepository(session).all()
 
 
-async def create_api_key(session: AsyncSession, actor: audit.Actor, *, name: str, role: str | Role, created_by: uuid.UUID | None = None) -> tuple[ApiKey, str]:
+async def create_api_key(
+    session: AsyncSession, actor: audit.Actor, *, name: str, role: str | Role, created_by: uuid.UUID | None = None
+) -> tuple[ApiKey, str]:
     """Returns the key and its secret; the secret is shown once and only its hash is kept."""
     name = (name or "").strip()
     if not name:

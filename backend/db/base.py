@@ -55,9 +55,7 @@ class TenantOwned:
 
     @declared_attr
     def tenant_id(cls) -> Mapped[uuid.UUID]:
-        return mapped_column(
-            Uuid, ForeignKey("tenants.id", ondelete="RESTRICT"), primary_key=True, sort_order=-100
-        )
+        return mapped_column(Uuid, ForeignKey("tenants.id", ondelete="RESTRICT"), primary_key=True, sort_order=-100)
 
 
 def new_id() -> uuid.UUID:

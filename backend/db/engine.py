@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from backend.config import Settings, get_settings
@@ -49,6 +49,10 @@ class Database:
 
     def session(self) -> AsyncSession:
         return self._current()[1]()
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
 
     async def dispose_current(self) -> None:
         loop = asyncio.get_running_loop()

@@ -110,9 +110,7 @@ def _scope_transaction(session: Session, transaction, connection) -> None:
     scope = scope_of(session)
     # Per transaction (third argument true): a pooled connection forgets it at commit.
     if isinstance(scope, TenantScope):
-        connection.execute(
-            text("SELECT set_config('app.tenant_id', :tenant, true)"), {"tenant": str(scope.tenant_id)}
-        )
+        connection.execute(text("SELECT set_config('app.tenant_id', :tenant, true)"), {"tenant": str(scope.tenant_id)})
     elif isinstance(scope, AllTenantsScope):
         connection.execute(text("SELECT set_config('app.cross_tenant', 'on', true)"))
 

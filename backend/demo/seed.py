@@ -81,15 +81,22 @@ async def run(*, force: bool = False, echo: Callable[[str], None] = print) -> No
 async def _seed_supplier(supplier: dict, owner_password: str | None) -> None:
     owner_name, owner_email = supplier["owner"]
     onboarded = await create_tenant_with_key(
-        name=supplier["name"], slug=supplier["slug"], admin_email=owner_email, admin_name=owner_name,
-        admin_password=owner_password or secrets.token_urlsafe(16), country=supplier["country"],
-        time_zone=supplier["time_zone"], language=supplier["language"],
+        name=supplier["name"],
+        slug=supplier["slug"],
+        admin_email=owner_email,
+        admin_name=owner_name,
+        admin_password=owner_password or secrets.token_urlsafe(16),
+        country=supplier["country"],
+        time_zone=supplier["time_zone"],
+        language=supplier["language"],
     )
     tenant_id = onboarded.tenant_id
     async with global_unit_of_work() as session:
         owner = await UserRepository(session).by_email(owner_email)
         owner.language = supplier["language"]
-    principal = Principal(kind=PrincipalKind.USER, id=owner.id, tenant_id=tenant_id, role=Role.OWNER, label=owner_email, display_name=owner_name)
+    principal = Principal(
+        kind=PrincipalKind.USER, id=owner.id, tenant_id=tenant_id, role=Role.OWNER, label=owner_email, display_name=owner_name
+    )
 
     for name, email, role, language in supplier["team"]:
         await _add_active_member(tenant_id, principal, name, email, role, language)
@@ -107,7 +114,9 @@ async def _seed_supplier(supplier: dict, owner_password: str | None) -> None:
         async with tenant_unit_of_work(tenant_id) as session:
             user = await UserRepository(session).by_email(email)
             membership = await MembershipRepository(session).of_user(user.id)
-            await tenants.change_role(session, principal, membership.id, Role.COLLECTOR if membership.role is not Role.COLLECTOR else Role.VIEWER)
+            await tenants.change_role(
+                session, principal, membership.id, Role.COLLECTOR if membership.role is not Role.COLLECTOR else Role.VIEWER
+            )
 
 
 async def _add_active_member(tenant_id: TenantId, principal: Principal, name: str, email: str, role: Role, language: str) -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from litestar.datastructures import Cookie
-from litestar.middleware import ASGIMiddleware
 from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from backend.auth.principal import Audience

@@ -14,7 +14,9 @@ from backend.jobs.models import JobExecution, OutboxJob
 from backend.jobs.repository import JobExecutionRepository, OutboxRepository, SchedulerTickRepository
 
 
-def enqueue(session: AsyncSession, actor: str, payload: dict[str, Any] | None = None, *, delay: timedelta | None = None) -> OutboxJob:
+def enqueue(
+    session: AsyncSession, actor: str, payload: dict[str, Any] | None = None, *, delay: timedelta | None = None
+) -> OutboxJob:
     """Record a job for `actor` (named `area.verb`); it runs only if this transaction commits."""
     now = utcnow()
     job = OutboxJob(

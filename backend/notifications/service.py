@@ -16,7 +16,8 @@ def invitation_message(mail: InvitationMail) -> EmailMessage:
         body = "\n\n".join(
             [
                 gettext("Hello %(name)s,") % {"name": mail.display_name},
-                gettext("%(organisation)s has invited you to work on invoice disputes in Accord.") % {"organisation": mail.tenant_name},
+                gettext("%(organisation)s has invited you to work on invoice disputes in Accord.")
+                % {"organisation": mail.tenant_name},
                 gettext("Choose your password here (the link works once, for 7 days):"),
                 mail.link,
                 gettext("If you did not expect this invitation, you can ignore this message."),

@@ -22,11 +22,28 @@ class Onboarded:
     api_key: str
 
 
-async def create_tenant_with_key(*, name: str, admin_email: str, admin_name: str | None = None, admin_password: str | None = None, country: str = "CN", time_zone: str = "Asia/Shanghai", language: str = "zh-CN", slug: str | None = None) -> Onboarded:
+async def create_tenant_with_key(
+    *,
+    name: str,
+    admin_email: str,
+    admin_name: str | None = None,
+    admin_password: str | None = None,
+    country: str = "CN",
+    time_zone: str = "Asia/Shanghai",
+    language: str = "zh-CN",
+    slug: str | None = None,
+) -> Onboarded:
     async with all_tenants_unit_of_work("create a tenant") as session:
         created = await tenants.create_tenant(
-            session, name=name, admin_email=admin_email, admin_name=admin_name, admin_password=admin_password,
-            country=country, time_zone=time_zone, default_language=language, slug=slug,
+            session,
+            name=name,
+            admin_email=admin_email,
+            admin_name=admin_name,
+            admin_password=admin_password,
+            country=country,
+            time_zone=time_zone,
+            default_language=language,
+            slug=slug,
         )
     tenant_id = TenantId(created.tenant.id)
     async with tenant_unit_of_work(tenant_id) as session:

@@ -58,8 +58,10 @@ class MembershipRepository:
         return total, rows
 
     async def count_owners(self) -> int:
-        statement = select(func.count()).select_from(Membership).where(
-            Membership.role == Role.OWNER, Membership.status == MembershipStatus.ACTIVE
+        statement = (
+            select(func.count())
+            .select_from(Membership)
+            .where(Membership.role == Role.OWNER, Membership.status == MembershipStatus.ACTIVE)
         )
         return (await self.session.execute(statement)).scalar_one()
 
@@ -75,9 +77,9 @@ class AllTenantsMembershipRepository:
             select(Membership, Tenant)
             .join(Tenant, Tenant.id == Membership.tenant_id)
             .where(Membership.user_id == user_id, Membership.status == MembershipStatus.ACTIVE)
-            .order_by(Tenant.name)
+            .order_by(Membership.created_at, Tenant.name)
         )
-        return (await self.session.execute(statement)).tuples().all()
+        return [(membership, tenant) for membership, tenant in await self.session.execute(statement)]
 
     async def by_invitation(self, token_hash: str) -> Membership | None:
         statement = select(Membership).where(Membership.invitation_token_hash == token_hash)

@@ -33,7 +33,15 @@ class MemberOut:
 
     @classmethod
     def of(cls, membership: Membership, user: User) -> MemberOut:
-        return cls(membership.id, user.id, user.email, user.display_name, membership.role.value, membership.status.value, membership.created_at)
+        return cls(
+            membership.id,
+            user.id,
+            user.email,
+            user.display_name,
+            membership.role.value,
+            membership.status.value,
+            membership.created_at,
+        )
 
 
 @dataclass

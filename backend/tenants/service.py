@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.audit import service as audit
 from backend.audit.service import Actor
 from backend.auth.passwords import hash_password, verify_password
+from backend.auth.policies import Permission, require
 from backend.auth.principal import Principal
 from backend.auth.repository import SessionRepository
-from backend.auth.policies import Permission, require
 from backend.auth.tokens import digest, new_token
 from backend.db.base import utcnow
 from backend.db.tenancy import TenantId, current_tenant
@@ -114,7 +114,15 @@ async def get_current_tenant(session: AsyncSession) -> Tenant:
 # --- team ----------------------------------------------------------------------------------
 
 
-async def list_members(session: AsyncSession, principal: Principal, *, limit: int = 50, offset: int = 0, role: Role | None = None, query: str | None = None):
+async def list_members(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    role: Role | None = None,
+    query: str | None = None,
+):
     require(principal, Permission.READ_TEAM)
     return await MembershipRepository(session).page(limit=limit, offset=offset, role=role, query=query)
 
@@ -131,7 +139,9 @@ def _check_owner_rules(principal: Principal, target_role: Role, new_role: Role |
         raise ValidationFailed(_("Only an owner can grant, change or remove the owner role."), field="role")
 
 
-async def invite_member(session: AsyncSession, principal: Principal, *, email: str, role: str | Role, display_name: str | None = None) -> Membership:
+async def invite_member(
+    session: AsyncSession, principal: Principal, *, email: str, role: str | Role, display_name: str | None = None
+) -> Membership:
     require(principal, Permission.MANAGE_TEAM)
     email = normalise_email(email)
     new_role = _parse_role(role)
@@ -172,7 +182,15 @@ async def change_role(session: AsyncSession, principal: Principal, membership_id
     membership.role = new_role
     # A change of privilege ends the person's sessions here, so the new role applies at once.
     await SessionRepository(session).end_for_principal(membership.user_id)
-    audit.record(session, principal.actor(), "member.role_changed", "user", membership.user_id, before=before, after=membership_view(membership))
+    audit.record(
+        session,
+        principal.actor(),
+        "member.role_changed",
+        "user",
+        membership.user_id,
+        before=before,
+        after=membership_view(membership),
+    )
     return membership
 
 
@@ -210,7 +228,9 @@ async def issue_invitation(session: AsyncSession, membership_id: uuid.UUID, base
     membership.invitation_expires_at = utcnow() + INVITATION_VALID_FOR
     user = await UserRepository(session).get(membership.user_id)
     tenant = await get_current_tenant(session)
-    audit.record(session, Actor(kind="job", id=None, label="tenants.send_invitation"), "member.invitation_sent", "user", membership.user_id)
+    audit.record(
+        session, Actor(kind="job", id=None, label="tenants.send_invitation"), "member.invitation_sent", "user", membership.user_id
+    )
     return InvitationMail(
         email=user.email,
         display_name=user.display_name,
@@ -232,7 +252,9 @@ async def find_invitation(session: AsyncSession, token: str) -> tuple[Membership
     return membership, user, tenant
 
 
-async def accept_invitation(session: AsyncSession, token: str, *, display_name: str, password: str, password_again: str) -> tuple[TenantId, User]:
+async def accept_invitation(
+    session: AsyncSession, token: str, *, display_name: str, password: str, password_again: str
+) -> tuple[TenantId, User]:
     found = await find_invitation(session, token)
     if found is None:
         raise NotFound(_("This invitation link is not valid any more. Ask your administrator for a new one."))

@@ -10,17 +10,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth import service as auth
 from backend.auth.policies import API_KEY_ROLES
 from backend.auth.principal import Principal
-from backend.errors import DomainError
 from backend.i18n import gettext
 from portal import web
 from portal.console.sign_in import Form
+from portal.console.team import FORM_ERRORS
 
 
 class ApiKeyController(Controller):
     path = "/console/api-keys"
     include_in_schema = False
 
-    async def _page(self, request: Request, db: AsyncSession, principal: Principal, *, status_code: int = 200, **extra) -> Response:
+    async def _page(
+        self, request: Request, db: AsyncSession, principal: Principal, *, status_code: int = 200, **extra
+    ) -> Response:
         keys = await auth.list_api_keys(db, principal)
         extra.setdefault("form", {"name": "", "role": "viewer"})
         extra.setdefault("form_error", None)
@@ -32,14 +34,21 @@ class ApiKeyController(Controller):
         return await self._page(request, db, principal)
 
     @post("/")
-    async def create(self, request: Request, db: AsyncSession, principal: Principal, data: Annotated[dict[str, str], Form]) -> Response:
+    async def create(
+        self, request: Request, db: AsyncSession, principal: Principal, data: Annotated[dict[str, str], Form]
+    ) -> Response:
         form = {"name": data.get("name", ""), "role": data.get("role", "")}
         try:
             key, secret = await auth.create_api_key_for(db, principal, name=form["name"], role=form["role"])
-        except DomainError as error:
-            if error.status_code == 403:
-                raise
-            return await self._page(request, db, principal, status_code=422, form=form, form_error={"field": error.field, "message": gettext(error.message)})
+        except FORM_ERRORS as error:
+            return await self._page(
+                request,
+                db,
+                principal,
+                status_code=422,
+                form=form,
+                form_error={"field": error.field, "message": gettext(error.message)},
+            )
         return await self._page(request, db, principal, created=key, secret=secret)
 
     @post("/{key_id:uuid}/revoke")

@@ -34,6 +34,11 @@ class AuditTrailController(Controller):
         check = await audit.verify_chain(db) if before is None else None
         tenant = await tenants.get_current_tenant(db)
         return web.render(
-            request, "console/audit.html", entries=entries, check=check, tenant=tenant, action=action or "",
+            request,
+            "console/audit.html",
+            entries=entries,
+            check=check,
+            tenant=tenant,
+            action=action or "",
             next_before=entries[-1].seq if len(entries) == PAGE_SIZE else None,
         )

@@ -31,7 +31,15 @@ class InvitationController(Controller):
             response = web.render(request, "console/invitation_invalid.html", status_code=404)
         else:
             _membership, user, tenant = found
-            response = web.render(request, "console/invitation.html", token=token, user=user, tenant=tenant, error=None, existing=user.password_hash is not None)
+            response = web.render(
+                request,
+                "console/invitation.html",
+                token=token,
+                user=user,
+                tenant=tenant,
+                error=None,
+                existing=user.password_hash is not None,
+            )
         response.headers.update(NO_REFERRER)
         return response
 
@@ -40,7 +48,10 @@ class InvitationController(Controller):
         try:
             async with all_tenants_unit_of_work("accept an invitation") as session:
                 tenant_id, user = await tenants.accept_invitation(
-                    session, token, display_name=data.get("display_name", ""), password=data.get("password", ""),
+                    session,
+                    token,
+                    display_name=data.get("display_name", ""),
+                    password=data.get("password", ""),
                     password_again=data.get("password_again", data.get("password", "")),
                 )
         except NotFound:
@@ -52,11 +63,23 @@ class InvitationController(Controller):
                 found = await tenants.find_invitation(session, token)
             _membership, user, tenant = found
             response = web.render(
-                request, "console/invitation.html", status_code=422, token=token, user=user, tenant=tenant,
-                error={"field": error.field, "message": gettext(error.message)}, existing=user.password_hash is not None,
+                request,
+                "console/invitation.html",
+                status_code=422,
+                token=token,
+                user=user,
+                tenant=tenant,
+                error={"field": error.field, "message": gettext(error.message)},
+                existing=user.password_hash is not None,
             )
             response.headers.update(NO_REFERRER)
             return response
-        membership_role = (await auth.resolve_role(tenant_id, user.id))
-        session_token = await auth.start_session(tenant_id, user, membership_role, ip=request.client.host if request.client else None, user_agent=request.headers.get("user-agent"))
+        membership_role = await auth.resolve_role(tenant_id, user.id)
+        session_token = await auth.start_session(
+            tenant_id,
+            user,
+            membership_role,
+            ip=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+        )
         return web.redirect(request, "/console", cookies=[session_cookie(Audience.CONSOLE, session_token)])

@@ -19,6 +19,7 @@ Form = Body(media_type=RequestEncodingType.URL_ENCODED)
 
 class SignInController(Controller):
     path = "/console"
+    include_in_schema = False
 
     @get("/sign-in")
     async def form(self, request: Request, next: str | None = None) -> Response:
@@ -38,7 +39,9 @@ class SignInController(Controller):
             )
         except DomainError as error:
             status = 429 if isinstance(error, Throttled) else 400
-            response = web.render(request, "console/sign_in.html", status_code=status, next=target, email=email, error=gettext(error.message))
+            response = web.render(
+                request, "console/sign_in.html", status_code=status, next=target, email=email, error=gettext(error.message)
+            )
             if isinstance(error, Throttled):
                 response.headers["Retry-After"] = str(error.retry_after)
             return response
@@ -67,7 +70,7 @@ class SignInController(Controller):
         return web.redirect(request, "/console", cookies=[session_cookie(Audience.CONSOLE, token)])
 
 
-@post("/language")
+@post("/language", include_in_schema=False)
 async def set_language(request: Request, data: Annotated[dict[str, str], Form]) -> Response:
     language = normalise(data.get("language")) or current_language.get()
     principal = request.scope.get("user")

@@ -10,13 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.policies import Permission, can
 from backend.auth.principal import Principal
-from backend.errors import DomainError, NotFound
+from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.i18n import gettext
 from backend.tenants import service as tenants
 from backend.tenants.models import Role
 from backend.tenants.repository import MembershipRepository, UserRepository
 from portal import web
 from portal.console.sign_in import Form
+
+# Shown in place on the form; a refusal (403) or a missing object (404) is answered as such.
+FORM_ERRORS = (ValidationFailed, Conflict)
 
 PAGE_SIZE = 25
 
@@ -25,10 +28,27 @@ class TeamController(Controller):
     path = "/console/team"
     include_in_schema = False
 
-    async def _page(self, request: Request, db: AsyncSession, principal: Principal, *, role: str | None, q: str | None, page: int, status_code: int = 200, **extra) -> Response:
+    async def _page(
+        self,
+        request: Request,
+        db: AsyncSession,
+        principal: Principal,
+        *,
+        role: str | None,
+        q: str | None,
+        page: int,
+        status_code: int = 200,
+        **extra,
+    ) -> Response:
         role_filter = Role(role) if role in Role._value2member_map_ else None
-        total, rows = await tenants.list_members(db, principal, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, role=role_filter, query=q or None)
-        template = "console/_members.html" if web.is_htmx(request) and request.headers.get("hx-target") == "members" else "console/team.html"
+        total, rows = await tenants.list_members(
+            db, principal, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, role=role_filter, query=q or None
+        )
+        template = (
+            "console/_members.html"
+            if web.is_htmx(request) and request.headers.get("hx-target") == "members"
+            else "console/team.html"
+        )
         extra.setdefault("invite", {"email": "", "role": Role.COLLECTOR.value, "display_name": ""})
         extra.setdefault("invite_error", None)
         return web.render(
@@ -59,39 +79,80 @@ class TeamController(Controller):
         return await self._page(request, db, principal, role=role, q=q, page=page)
 
     @post("/invitations")
-    async def invite(self, request: Request, db: AsyncSession, principal: Principal, data: Annotated[dict[str, str], Form]) -> Response:
+    async def invite(
+        self, request: Request, db: AsyncSession, principal: Principal, data: Annotated[dict[str, str], Form]
+    ) -> Response:
         invite = {k: data.get(k, "") for k in ("email", "role", "display_name")}
         try:
             membership = await tenants.invite_member(db, principal, **invite)
-        except DomainError as error:
+        except FORM_ERRORS as error:
             return await self._page(
-                request, db, principal, role=None, q=None, page=1, status_code=422,
-                invite=invite, invite_error={"field": error.field, "message": gettext(error.message)},
+                request,
+                db,
+                principal,
+                role=None,
+                q=None,
+                page=1,
+                status_code=422,
+                invite=invite,
+                invite_error={"field": error.field, "message": gettext(error.message)},
             )
         user = await UserRepository(db).get(membership.user_id)
-        return await self._page(request, db, principal, role=None, q=None, page=1, notice=gettext("Invitation sent to %(email)s.") % {"email": user.email})
+        return await self._page(
+            request,
+            db,
+            principal,
+            role=None,
+            q=None,
+            page=1,
+            notice=gettext("Invitation sent to %(email)s.") % {"email": user.email},
+        )
 
-    async def _row(self, request: Request, db: AsyncSession, principal: Principal, membership_id: uuid.UUID, *, error: str | None = None, status_code: int = 200) -> Response:
+    async def _row(
+        self,
+        request: Request,
+        db: AsyncSession,
+        principal: Principal,
+        membership_id: uuid.UUID,
+        *,
+        error: str | None = None,
+        status_code: int = 200,
+    ) -> Response:
         membership = await MembershipRepository(db).get(membership_id)
         if membership is None:
             raise NotFound(gettext("Not found."))
         if not web.is_htmx(request):
-            return web.redirect(request, "/console/team") if error is None else await self._page(
-                request, db, principal, role=None, q=None, page=1, status_code=status_code, notice_error=error
+            return (
+                web.redirect(request, "/console/team")
+                if error is None
+                else await self._page(
+                    request, db, principal, role=None, q=None, page=1, status_code=status_code, notice_error=error
+                )
             )
         user = await UserRepository(db).get(membership.user_id)
         return web.render(
-            request, "console/_member_row.html", status_code=status_code, membership=membership, user=user,
-            roles=list(Role), can_manage=can(principal, Permission.MANAGE_TEAM), row_error=error,
+            request,
+            "console/_member_row.html",
+            status_code=status_code,
+            membership=membership,
+            user=user,
+            roles=list(Role),
+            can_manage=can(principal, Permission.MANAGE_TEAM),
+            row_error=error,
         )
 
     @post("/{membership_id:uuid}/role")
-    async def change_role(self, request: Request, db: AsyncSession, principal: Principal, membership_id: uuid.UUID, data: Annotated[dict[str, str], Form]) -> Response:
+    async def change_role(
+        self,
+        request: Request,
+        db: AsyncSession,
+        principal: Principal,
+        membership_id: uuid.UUID,
+        data: Annotated[dict[str, str], Form],
+    ) -> Response:
         try:
             await tenants.change_role(db, principal, membership_id, data.get("role", ""))
-        except NotFound:
-            raise
-        except DomainError as error:
+        except FORM_ERRORS as error:
             await db.rollback()
             return await self._row(request, db, principal, membership_id, error=gettext(error.message), status_code=422)
         return await self._row(request, db, principal, membership_id)
@@ -100,9 +161,7 @@ class TeamController(Controller):
     async def remove(self, request: Request, db: AsyncSession, principal: Principal, membership_id: uuid.UUID) -> Response:
         try:
             await tenants.remove_member(db, principal, membership_id)
-        except NotFound:
-            raise
-        except DomainError as error:
+        except FORM_ERRORS as error:
             await db.rollback()
             return await self._row(request, db, principal, membership_id, error=gettext(error.message), status_code=422)
         if web.is_htmx(request):

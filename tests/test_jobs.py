@@ -1,0 +1,149 @@
+"""Jobs: recorded with the change through the outbox, published after commit, run once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from dramatiq import Message, Worker
+from sqlalchemy import func, select
+
+from backend.audit.models import AuditEvent
+from backend.db.tenancy import TenantId
+from backend.db.uow import all_tenants_unit_of_work, global_unit_of_work, tenant_unit_of_work
+from backend.jobs import service as jobs
+from backend.jobs.models import OutboxJob, SchedulerTick
+from tests.conftest import REDIS_URL, VAR_DIR, bearer
+from tests.test_team import run_jobs
+from workers import relay, scheduler
+from workers.actors import broker
+
+
+async def _invitations_sent(tenant_id) -> int:
+    async with tenant_unit_of_work(TenantId(tenant_id)) as session:
+        statement = select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "member.invitation_sent")
+        return (await session.execute(statement)).scalar_one()
+
+
+def _mails_to(mail_dir, address: str) -> int:
+    return sum(1 for path in mail_dir.glob("*.eml") if f"To: {address}" in path.read_text(errors="replace"))
+
+
+async def test_a_job_recorded_in_a_rolled_back_transaction_never_runs(world, mail_dir):
+    class Abandoned(Exception):
+        pass
+
+    with pytest.raises(Abandoned):
+        async with tenant_unit_of_work(TenantId(world.a.tenant_id)) as session:
+            jobs.enqueue(session, "tenants.send_invitation", {"membership_id": str(world.a.collaborator.membership_id)})
+            raise Abandoned
+    async with tenant_unit_of_work(TenantId(world.a.tenant_id)) as session:
+        assert (await session.execute(select(func.count()).select_from(OutboxJob))).scalar_one() == 0
+    await run_jobs()
+    assert await _invitations_sent(world.a.tenant_id) == 0
+
+
+async def test_a_job_delivered_twice_acts_once(client, world, mail_dir):
+    await client.post("/api/v1/members", json={"email": "twice@example.com", "role": "viewer"}, headers=bearer(world.a.api_key))
+    async with tenant_unit_of_work(TenantId(world.a.tenant_id)) as session:
+        job = (await session.scalars(select(OutboxJob))).one()
+    await run_jobs()
+    # The broker hands over the same message again, as Redis does after a worker dies before acking.
+    broker.enqueue(
+        Message(
+            queue_name="default",
+            actor_name=job.actor,
+            args=(),
+            kwargs={"tenant_id": str(job.tenant_id), "job_id": str(job.id), **job.payload},
+            options={},
+            message_id=str(job.id),
+        )
+    )
+    worker = Worker(broker, worker_threads=1)
+    worker.start()
+    broker.join("default", timeout=10_000)
+    worker.stop()
+    assert await _invitations_sent(world.a.tenant_id) == 1
+    assert _mails_to(mail_dir, "twice@example.com") == 1
+
+
+async def test_an_actor_refuses_an_object_of_another_tenant(world, mail_dir):
+    # A message naming tenant A but B's membership finds nothing: the query is scoped to A.
+    async with tenant_unit_of_work(TenantId(world.a.tenant_id)) as session:
+        jobs.enqueue(session, "tenants.send_invitation", {"membership_id": str(world.b.collaborator.membership_id)})
+    await run_jobs()
+    assert await _invitations_sent(world.a.tenant_id) == 0 and await _invitations_sent(world.b.tenant_id) == 0
+    assert _mails_to(mail_dir, world.b.collaborator.email) == 0
+
+
+async def test_the_relay_publishes_each_job_once(world):
+    async with tenant_unit_of_work(TenantId(world.a.tenant_id)) as session:
+        jobs.enqueue(session, "tenants.send_invitation", {"membership_id": str(uuid.uuid4())})
+    assert await relay.relay_once() >= 1
+    assert await relay.relay_once() == 0
+    broker.flush_all()
+
+
+async def test_two_schedulers_fire_a_periodic_job_once_per_interval():
+    import asyncio
+
+    from backend.db.base import utcnow
+
+    now = utcnow()
+    periodic = scheduler.Periodic(f"maintenance.test_{uuid.uuid4().hex[:8]}", scheduler.SCHEDULE[0].every)
+    fired = await asyncio.gather(*(scheduler.tick(now, (periodic,)) for _ in range(4)))
+    assert sum(len(f) for f in fired) == 1
+    async with global_unit_of_work() as session:
+        ticks = (await session.scalars(select(SchedulerTick).where(SchedulerTick.job_name == periodic.actor))).all()
+    assert len(ticks) == 1
+    async with global_unit_of_work() as session:
+        await session.delete(ticks[0])
+
+
+async def test_a_periodic_job_runs_once_per_tick():
+    from workers.maintenance import forget_expired
+
+    now_slot = 123_456
+    async with global_unit_of_work() as session:
+        from backend.db.base import utcnow
+        from backend.jobs.service import fire_tick
+
+        assert await fire_tick(session, "maintenance.forget_expired", now_slot, utcnow())
+    await forget_expired.run_async(slot=now_slot)
+    async with all_tenants_unit_of_work("test") as session:
+        tick = (await session.scalars(select(SchedulerTick).where(SchedulerTick.slot == now_slot))).one()
+        first_done = tick.done_at
+    await forget_expired.run_async(slot=now_slot)
+    async with global_unit_of_work() as session:
+        tick = (await session.scalars(select(SchedulerTick).where(SchedulerTick.slot == now_slot))).one()
+        assert tick.done_at == first_done is not None
+
+
+@pytest.mark.postgresql
+async def test_a_worker_process_on_redis_runs_the_job_recorded_by_a_request(client, world, mail_dir):
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    env = {**os.environ, "REDIS_URL": REDIS_URL}
+    log = open(VAR_DIR / "worker.log", "w")  # noqa: SIM115 - the worker process writes to it until the end
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "backend.cli", "worker", "--threads", "2"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        response = await client.post(
+            "/api/v1/members", json={"email": "via.redis@example.com", "role": "viewer"}, headers=bearer(world.a.api_key)
+        )
+        assert response.status_code == 201
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _mails_to(mail_dir, "via.redis@example.com") == 0:
+            time.sleep(0.2)
+        assert _mails_to(mail_dir, "via.redis@example.com") == 1, (VAR_DIR / "worker.log").read_text()[-3000:]
+        assert await _invitations_sent(world.a.tenant_id) == 1
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+        log.close()
