@@ -35,6 +35,7 @@ services:
 # The PostgreSQL + Redis run is the one that counts; the SQLite run keeps the embedded default honest.
 test: install
 	bash infra/services.sh check || bash infra/services.sh ensure
+	bash infra/install-browser.sh
 	$(MAKE) --no-print-directory test-postgresql test-sqlite
 
 test-postgresql: install
