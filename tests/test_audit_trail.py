@@ -87,3 +87,19 @@ async def test_an_entry_altered_behind_the_apps_back_is_found_at_exactly_that_ro
 async def test_sqlite_triggers_keep_the_trail_append_only(world):
     with pytest.raises(DBAPIError, match="append-only"):
         await _as_application_role(world.a.tenant_id, "DELETE FROM audit_events")
+
+
+async def test_concurrent_changes_keep_one_unbroken_chain(client, world):
+    import asyncio
+
+    async def change(n: int) -> None:
+        async with tenant_unit_of_work(TenantId(world.a.tenant_id)) as session:
+            audit.record(session, audit.SYSTEM, "test.concurrent", "tenant", world.a.tenant_id, after={"n": n})
+
+    await asyncio.gather(*(change(n) for n in range(12)))
+    check = (await client.get("/api/v1/audit-events/verification", headers=bearer(world.a.api_key))).json()
+    assert check["intact"] is True
+    entries = (await client.get("/api/v1/audit-events?action=test.concurrent&limit=50", headers=bearer(world.a.api_key))).json()[
+        "items"
+    ]
+    assert sorted(e["after"]["n"] for e in entries) == list(range(12))

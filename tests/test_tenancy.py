@@ -180,3 +180,41 @@ def test_every_tenant_owned_key_leads_with_tenant_id():
         for constraint in table.constraints:
             if constraint.__class__.__name__ == "UniqueConstraint":
                 assert "tenant_id" in [c.name for c in constraint.columns], (table.name, constraint.name)
+
+
+@pytest.mark.postgresql
+async def test_the_data_layer_scopes_queries_even_where_row_level_security_would_let_them_through(world):
+    # Open the second wall on purpose (cross-tenant setting) to see the first one hold on its own.
+    async with tenant_unit_of_work(TenantId(world.a.tenant_id)) as session:
+        await session.execute(text("SELECT set_config('app.cross_tenant', 'on', true)"))
+        assert (await session.execute(text("SELECT count(DISTINCT tenant_id) FROM memberships"))).scalar_one() >= 2
+        tenants_seen = set((await session.scalars(select(Membership.tenant_id))).all())
+    assert tenants_seen == {world.a.tenant_id}
+
+
+@pytest.mark.postgresql
+async def test_two_owners_demoted_at_once_leave_one_owner(world):
+    import asyncio
+
+    from backend.auth.principal import Principal, PrincipalKind
+    from backend.errors import Conflict
+    from backend.tenants import service as tenants
+
+    tenant = TenantId(world.a.tenant_id)
+    async with tenant_unit_of_work(tenant) as session:
+        (
+            await session.scalars(select(Membership).where(Membership.id == world.a.collaborator.membership_id))
+        ).one().role = Role.OWNER
+    owner = Principal(PrincipalKind.USER, world.a.finance.user_id, tenant, Role.OWNER, world.a.finance.email, "Alice")
+
+    async def demote(membership_id):
+        async with tenant_unit_of_work(tenant) as session:
+            await tenants.change_role(session, owner, membership_id, Role.VIEWER)
+
+    results = await asyncio.gather(
+        demote(world.a.finance.membership_id), demote(world.a.collaborator.membership_id), return_exceptions=True
+    )
+    assert sum(isinstance(r, Conflict) for r in results) == 1
+    async with tenant_unit_of_work(tenant) as session:
+        roles = (await session.scalars(select(Membership.role))).all()
+    assert roles.count(Role.OWNER) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -27,10 +29,33 @@ async def _unit_of_work(scope: Scope | None) -> AsyncIterator[AsyncSession]:
 
 async def commit(session: AsyncSession) -> None:
     # Work deferred to the end of the transaction (the audit chain) runs here, inside it.
-    while hooks := session.info.pop("before_commit", None):
-        for hook in hooks.values():
-            await hook(session)
-    await session.commit()
+    if not session.info.get("before_commit"):
+        await session.commit()
+        return
+    async with _end_of_transaction_turn(session):
+        while hooks := session.info.pop("before_commit", None):
+            for hook in hooks.values():
+                await hook(session)
+        await session.commit()
+
+
+# SQLite runs in one process (the embedded default), where this lock stands in for PostgreSQL's
+# advisory lock: end-of-transaction work reads then appends (the audit chain), so it takes turns.
+_sqlite_turn = threading.Lock()
+
+
+@asynccontextmanager
+async def _end_of_transaction_turn(session: AsyncSession) -> AsyncIterator[None]:
+    if session.bind.dialect.name != "sqlite":
+        yield
+        return
+    # Polled, not blocking: the holder may be a coroutine on this very event loop.
+    while not _sqlite_turn.acquire(blocking=False):
+        await asyncio.sleep(0.002)
+    try:
+        yield
+    finally:
+        _sqlite_turn.release()
 
 
 def before_commit(session: AsyncSession, key: str, hook) -> None:

@@ -58,12 +58,13 @@ class MembershipRepository:
         return total, rows
 
     async def count_owners(self) -> int:
+        """Locks the owners' rows, so two demotions at once cannot both count the other as the owner left."""
         statement = (
-            select(func.count())
-            .select_from(Membership)
+            select(Membership.id)
             .where(Membership.role == Role.OWNER, Membership.status == MembershipStatus.ACTIVE)
+            .with_for_update()
         )
-        return (await self.session.execute(statement)).scalar_one()
+        return len((await self.session.scalars(statement)).all())
 
 
 class AllTenantsMembershipRepository:
