@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Litestar, Request, Response
@@ -57,7 +58,9 @@ def _not_signed_in(request: Request, error: NotAuthorizedException) -> Response:
     if _is_api(request):
         return Response({"status_code": 401, "detail": error.detail}, status_code=401)
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return web.redirect(request, f"/console/sign-in?next={target}" if target != "/console" else "/console/sign-in")
+    return web.redirect(
+        request, f"/console/sign-in?next={quote(target, safe='/')}" if target != "/console" else "/console/sign-in"
+    )
 
 
 def _http_error(request: Request, error: HTTPException) -> Response:

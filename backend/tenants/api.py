@@ -8,12 +8,9 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.principal import Principal
-from backend.errors import NotFound
 from backend.http.pagination import MAX_LIMIT
-from backend.i18n import _
 from backend.tenants import service
 from backend.tenants.models import Role
-from backend.tenants.repository import MembershipRepository, UserRepository
 from backend.tenants.schemas import InviteIn, MemberOut, MemberPage, RoleIn, TenantOut
 
 
@@ -26,11 +23,8 @@ class TenantController(Controller):
         return TenantOut.of(await service.get_current_tenant(db))
 
 
-async def _member_out(db: AsyncSession, membership_id: uuid.UUID) -> MemberOut:
-    membership = await MembershipRepository(db).get(membership_id)
-    if membership is None:
-        raise NotFound(_("Not found."))
-    return MemberOut.of(membership, await UserRepository(db).get(membership.user_id))
+async def _member_out(db: AsyncSession, principal: Principal, membership_id: uuid.UUID) -> MemberOut:
+    return MemberOut.of(*await service.get_member(db, principal, membership_id))
 
 
 class MemberController(Controller):
@@ -52,18 +46,17 @@ class MemberController(Controller):
 
     @get("/{member_id:uuid}")
     async def get_member(self, db: AsyncSession, principal: Principal, member_id: uuid.UUID) -> MemberOut:
-        await service.list_members(db, principal, limit=1)
-        return await _member_out(db, member_id)
+        return await _member_out(db, principal, member_id)
 
     @post("/")
     async def invite(self, db: AsyncSession, principal: Principal, data: InviteIn) -> MemberOut:
         membership = await service.invite_member(db, principal, email=data.email, role=data.role, display_name=data.display_name)
-        return await _member_out(db, membership.id)
+        return await _member_out(db, principal, membership.id)
 
     @patch("/{member_id:uuid}")
     async def change_role(self, db: AsyncSession, principal: Principal, member_id: uuid.UUID, data: RoleIn) -> MemberOut:
         membership = await service.change_role(db, principal, member_id, data.role)
-        return await _member_out(db, membership.id)
+        return await _member_out(db, principal, membership.id)
 
     @delete("/{member_id:uuid}")
     async def remove(self, db: AsyncSession, principal: Principal, member_id: uuid.UUID) -> None:

@@ -62,6 +62,7 @@ class MembershipRepository:
         statement = (
             select(Membership.id)
             .where(Membership.role == Role.OWNER, Membership.status == MembershipStatus.ACTIVE)
+            .order_by(Membership.id)
             .with_for_update()
         )
         return len((await self.session.scalars(statement)).all())

@@ -127,6 +127,14 @@ async def list_members(
     return await MembershipRepository(session).page(limit=limit, offset=offset, role=role, query=query)
 
 
+async def get_member(session: AsyncSession, principal: Principal, membership_id: uuid.UUID) -> tuple[Membership, User]:
+    require(principal, Permission.READ_TEAM)
+    membership = await MembershipRepository(session).get(membership_id)
+    if membership is None:
+        raise NotFound(_("Not found."))
+    return membership, await UserRepository(session).get(membership.user_id)
+
+
 def _parse_role(role: str | Role) -> Role:
     try:
         return Role(role)
@@ -162,21 +170,25 @@ async def invite_member(
     return membership
 
 
-async def _member_for_change(session: AsyncSession, membership_id: uuid.UUID) -> Membership:
-    membership = await MembershipRepository(session).get(membership_id, for_update=True)
+async def _member_for_change(session: AsyncSession, membership_id: uuid.UUID) -> tuple[Membership, int]:
+    """Lock the owners (in id order), then the member: every change takes its locks in the same
+    order, so two at once wait for each other instead of deadlocking. Returns the owner count."""
+    repository = MembershipRepository(session)
+    owners = await repository.count_owners()
+    membership = await repository.get(membership_id, for_update=True)
     if membership is None:
         raise NotFound(_("Not found."))
-    return membership
+    return membership, owners
 
 
 async def change_role(session: AsyncSession, principal: Principal, membership_id: uuid.UUID, role: str | Role) -> Membership:
     require(principal, Permission.MANAGE_TEAM)
     new_role = _parse_role(role)
-    membership = await _member_for_change(session, membership_id)
+    membership, owners = await _member_for_change(session, membership_id)
     if membership.role is new_role:
         return membership
     _check_owner_rules(principal, membership.role, new_role)
-    if membership.role is Role.OWNER and await MembershipRepository(session).count_owners() <= 1:
+    if membership.role is Role.OWNER and owners <= 1:
         raise Conflict(_("The team needs at least one owner: make someone else owner first."), field="role")
     before = membership_view(membership)
     membership.role = new_role
@@ -196,9 +208,9 @@ async def change_role(session: AsyncSession, principal: Principal, membership_id
 
 async def remove_member(session: AsyncSession, principal: Principal, membership_id: uuid.UUID) -> None:
     require(principal, Permission.MANAGE_TEAM)
-    membership = await _member_for_change(session, membership_id)
+    membership, owners = await _member_for_change(session, membership_id)
     _check_owner_rules(principal, membership.role, None)
-    if membership.role is Role.OWNER and await MembershipRepository(session).count_owners() <= 1:
+    if membership.role is Role.OWNER and owners <= 1:
         raise Conflict(_("The team needs at least one owner: make someone else owner first."), field="role")
     await SessionRepository(session).end_for_principal(membership.user_id)
     before = membership_view(membership)

@@ -61,6 +61,10 @@ class InvitationController(Controller):
         except DomainError as error:
             async with all_tenants_unit_of_work("follow an invitation link") as session:
                 found = await tenants.find_invitation(session, token)
+            if found is None:  # expired or used between showing the form and sending it
+                response = web.render(request, "console/invitation_invalid.html", status_code=404)
+                response.headers.update(NO_REFERRER)
+                return response
             _membership, user, tenant = found
             response = web.render(
                 request,

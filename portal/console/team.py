@@ -10,11 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.policies import Permission, can
 from backend.auth.principal import Principal
-from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.errors import Conflict, ValidationFailed
 from backend.i18n import gettext
 from backend.tenants import service as tenants
 from backend.tenants.models import Role
-from backend.tenants.repository import MembershipRepository, UserRepository
 from portal import web
 from portal.console.sign_in import Form
 
@@ -97,7 +96,7 @@ class TeamController(Controller):
                 invite=invite,
                 invite_error={"field": error.field, "message": gettext(error.message)},
             )
-        user = await UserRepository(db).get(membership.user_id)
+        _membership, user = await tenants.get_member(db, principal, membership.id)
         return await self._page(
             request,
             db,
@@ -118,18 +117,13 @@ class TeamController(Controller):
         error: str | None = None,
         status_code: int = 200,
     ) -> Response:
-        membership = await MembershipRepository(db).get(membership_id)
-        if membership is None:
-            raise NotFound(gettext("Not found."))
         if not web.is_htmx(request):
-            return (
-                web.redirect(request, "/console/team")
-                if error is None
-                else await self._page(
-                    request, db, principal, role=None, q=None, page=1, status_code=status_code, notice_error=error
-                )
+            if error is None:
+                return web.redirect(request, "/console/team")
+            return await self._page(
+                request, db, principal, role=None, q=None, page=1, status_code=status_code, notice_error=error
             )
-        user = await UserRepository(db).get(membership.user_id)
+        membership, user = await tenants.get_member(db, principal, membership_id)
         return web.render(
             request,
             "console/_member_row.html",
