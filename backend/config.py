@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -51,20 +51,10 @@ class Settings:
     stripe_webhook_secret: str | None
     stripe_api_base: str | None
     environment: str = "development"
-    extra: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def is_postgres(self) -> bool:
-        return self.database_url.startswith("postgresql")
 
     @property
     def jobs_in_process(self) -> bool:
         return not self.redis_url
-
-    @property
-    def cookies_secure(self) -> bool:
-        # Browsers accept Secure cookies from http://127.0.0.1 and localhost, so this stays on everywhere.
-        return True
 
     @classmethod
     def from_environment(cls) -> Settings:

@@ -57,10 +57,3 @@ class JobRuntime:
             self._thread.join(timeout=timeout)
         if self.worker:
             self.worker.stop(timeout=int(timeout * 1000))
-
-    def join_idle(self, timeout: float = 10.0) -> None:
-        """Wait until every published job has run (the embedded default and tests use this)."""
-        for queue in actors.broker.get_declared_queues():
-            actors.broker.join(queue, timeout=int(timeout * 1000))
-        if self.worker:
-            self.worker.join()

@@ -21,7 +21,7 @@ from backend.auth.repository import (
 )
 from backend.auth.tokens import digest, new_token
 from backend.db.base import utcnow
-from backend.db.tenancy import TenantId, current_tenant
+from backend.db.tenancy import TenantId
 from backend.db.uow import all_tenants_unit_of_work, global_unit_of_work, tenant_unit_of_work
 from backend.errors import NotFound, Throttled, ValidationFailed
 from backend.i18n import _
@@ -306,10 +306,6 @@ async def resolve_api_key(secret: str | None, *, ip: str | None = None) -> Princ
             display_name=key.name,
             ip=ip,
         )
-
-
-def tenant_of(session: AsyncSession) -> TenantId:
-    return current_tenant(session)
 
 
 async def resolve_role(tenant_id: TenantId, user_id: uuid.UUID) -> Role:

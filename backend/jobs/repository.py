@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,10 +26,6 @@ class OutboxRepository:
             .with_for_update(skip_locked=True)
         )
         return (await self.session.scalars(statement)).all()
-
-    async def unpublished_count(self) -> int:
-        statement = select(func.count()).select_from(OutboxJob).where(OutboxJob.published_at.is_(None))
-        return (await self.session.execute(statement)).scalar_one()
 
     async def forget_published_before(self, moment: datetime) -> int:
         result = await self.session.execute(

@@ -43,10 +43,6 @@ async def start_once(session: AsyncSession, job_id: uuid.UUID, actor: str) -> bo
     return True
 
 
-def retention_cutoff(now: datetime, days: int) -> datetime:
-    return now - timedelta(days=days)
-
-
 # --- publishing (called by the relay in workers/, which owns the broker) -------------------
 
 PUBLISH_RETRY_DELAY = timedelta(minutes=5)

@@ -107,11 +107,9 @@ async def test_a_finance_admin_runs_the_team_from_the_console(server, chromium, 
     await page.click("a[href='/console/team']")
     # htmx: changing a role in the select saves it without a page load (CSRF header from <body>).
     row = page.locator(f"#member-{world.a.collaborator.membership_id}")
-    await row.locator("select").select_option("collector")
-    await page.wait_for_function(
-        f"document.querySelector('#member-{world.a.collaborator.membership_id} select').value === 'collector'"
-    )
-    await page.wait_for_load_state("networkidle")
+    async with page.expect_response(lambda response: response.url.endswith("/role")) as answer:
+        await row.locator("select").select_option("collector")
+    assert (await answer.value).status == 200
     await page.reload()
     assert await page.locator(f"#member-{world.a.collaborator.membership_id} select").input_value() == "collector"
 
