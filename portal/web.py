@@ -16,6 +16,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend.http.auth import cookie_value
 from backend.i18n import SUPPORTED, _, babel_locale, current_language, gettext, negotiate
 
 LANGUAGE_COOKIE = "accord_lang"
@@ -44,10 +45,9 @@ class WebContextMiddleware(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         principal = scope.get("user")
         headers = dict(scope.get("headers", []))
-        cookie_language = _cookie_value(headers.get(b"cookie", b"").decode("latin-1"), LANGUAGE_COOKIE)
         language = negotiate(
             getattr(principal, "language", None),
-            cookie_language,
+            cookie_value(scope, LANGUAGE_COOKIE),
             accept_language=headers.get(b"accept-language", b"").decode("latin-1"),
         )
         token = current_language.set(language)
@@ -69,14 +69,6 @@ class WebContextMiddleware(ASGIMiddleware):
             await next_app(scope, receive, send_with_headers)
         finally:
             current_language.reset(token)
-
-
-def _cookie_value(raw: str, name: str) -> str | None:
-    for part in raw.split(";"):
-        key, _sep, value = part.strip().partition("=")
-        if key == name:
-            return value
-    return None
 
 
 def language_cookie(language: str) -> Cookie:

@@ -11,7 +11,7 @@ from backend.audit.models import AuditEvent
 from backend.db.engine import get_database
 from backend.db.tenancy import TenantId
 from backend.db.uow import tenant_unit_of_work
-from tests.conftest import DATABASE_KIND, TEST_DB, _admin_execute, bearer
+from tests.conftest import TEST_DB, _admin_execute, bearer
 
 
 async def _as_application_role(tenant_id, statement: str):
@@ -81,12 +81,6 @@ async def test_an_entry_altered_behind_the_apps_back_is_found_at_exactly_that_ro
     assert check["intact"] is False and check["first_broken_seq"] == 2
     other = (await client.get("/api/v1/audit-events/verification", headers=bearer(world.b.api_key))).json()
     assert other["intact"] is True
-
-
-@pytest.mark.skipif(DATABASE_KIND != "sqlite", reason="the SQLite triggers are checked on the SQLite run")
-async def test_sqlite_triggers_keep_the_trail_append_only(world):
-    with pytest.raises(DBAPIError, match="append-only"):
-        await _as_application_role(world.a.tenant_id, "DELETE FROM audit_events")
 
 
 async def test_concurrent_changes_keep_one_unbroken_chain(client, world):

@@ -14,13 +14,15 @@ from sqlalchemy import func, select
 
 from backend.audit.models import AuditEvent
 from backend.db.tenancy import TenantId
-from backend.db.uow import all_tenants_unit_of_work, global_unit_of_work, tenant_unit_of_work
+from backend.db.uow import global_unit_of_work, tenant_unit_of_work
 from backend.jobs import service as jobs
 from backend.jobs.models import OutboxJob, SchedulerTick
+from backend.jobs.repository import JobExecutionRepository
 from tests.conftest import REDIS_URL, VAR_DIR, bearer
 from tests.test_team import run_jobs
 from workers import relay, scheduler
 from workers.actors import broker
+from workers.shell import periodic_actor
 
 
 async def _invitations_sent(tenant_id) -> int:
@@ -76,6 +78,9 @@ async def test_an_actor_refuses_an_object_of_another_tenant(world, mail_dir):
     async with tenant_unit_of_work(TenantId(world.a.tenant_id)) as session:
         jobs.enqueue(session, "tenants.send_invitation", {"membership_id": str(world.b.collaborator.membership_id)})
     await run_jobs()
+    async with tenant_unit_of_work(TenantId(world.a.tenant_id)) as session:
+        job = (await session.scalars(select(OutboxJob))).one()
+        assert await JobExecutionRepository(session).get(job.id) is not None  # it ran, and found nothing
     assert await _invitations_sent(world.a.tenant_id) == 0 and await _invitations_sent(world.b.tenant_id) == 0
     assert _mails_to(mail_dir, world.b.collaborator.email) == 0
 
@@ -104,23 +109,24 @@ async def test_two_schedulers_fire_a_periodic_job_once_per_interval():
         await session.delete(ticks[0])
 
 
-async def test_a_periodic_job_runs_once_per_tick():
-    from workers.maintenance import forget_expired
+runs_of_counting_job: list[int] = []
 
-    now_slot = 123_456
-    async with global_unit_of_work() as session:
-        from backend.db.base import utcnow
-        from backend.jobs.service import fire_tick
 
-        assert await fire_tick(session, "maintenance.forget_expired", now_slot, utcnow())
-    await forget_expired.run_async(slot=now_slot)
-    async with all_tenants_unit_of_work("test") as session:
-        tick = (await session.scalars(select(SchedulerTick).where(SchedulerTick.slot == now_slot))).one()
-        first_done = tick.done_at
-    await forget_expired.run_async(slot=now_slot)
+@periodic_actor("tests.count_runs")
+async def count_runs(session) -> None:
+    runs_of_counting_job.append(1)
+
+
+async def test_a_periodic_job_runs_once_per_tick_however_often_it_is_delivered():
+    from backend.db.base import utcnow
+
+    periodic = scheduler.Periodic("tests.count_runs", scheduler.SCHEDULE[0].every)
+    assert await scheduler.tick(utcnow(), (periodic,)) == ["tests.count_runs"]
     async with global_unit_of_work() as session:
-        tick = (await session.scalars(select(SchedulerTick).where(SchedulerTick.slot == now_slot))).one()
-        assert tick.done_at == first_done is not None
+        tick = (await session.scalars(select(SchedulerTick).where(SchedulerTick.job_name == "tests.count_runs"))).one()
+    for _delivery in range(3):
+        await count_runs.run_async(slot=tick.slot)
+    assert runs_of_counting_job == [1]
 
 
 @pytest.mark.postgresql

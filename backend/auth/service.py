@@ -54,7 +54,7 @@ def lockout_after(failures: int) -> timedelta:
 @dataclass(frozen=True)
 class SignedIn:
     token: str
-    principal: Principal
+    language: str | None
     tenants: list[Tenant]
 
 
@@ -118,8 +118,7 @@ async def sign_in(
     chosen = next((pair for pair in memberships if pair[1].slug == tenant_slug), memberships[0])
     membership, tenant = chosen
     token = await start_session(TenantId(tenant.id), user, membership.role, ip=ip, user_agent=user_agent)
-    principal = await resolve_session(token, Audience.CONSOLE, ip=ip)
-    return SignedIn(token=token, principal=principal, tenants=[t for _m, t in memberships])
+    return SignedIn(token=token, language=user.language, tenants=[t for _m, t in memberships])
 
 
 async def start_session(
@@ -306,16 +305,6 @@ async def resolve_api_key(secret: str | None, *, ip: str | None = None) -> Princ
             display_name=key.name,
             ip=ip,
         )
-
-
-async def resolve_role(tenant_id: TenantId, user_id: uuid.UUID) -> Role:
-    async with tenant_unit_of_work(tenant_id) as session:
-        from backend.tenants.repository import MembershipRepository
-
-        membership = await MembershipRepository(session).of_user(user_id)
-        if membership is None:
-            raise NotFound(_("Not found."))
-        return membership.role
 
 
 async def organisations_of(principal: Principal) -> list[Tenant]:

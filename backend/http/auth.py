@@ -35,7 +35,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def _cookie(scope: Scope, name: str) -> str | None:
+def cookie_value(scope: Scope, name: str) -> str | None:
     raw = _header(scope, b"cookie")
     if not raw:
         return None
@@ -59,7 +59,7 @@ class AuthenticationMiddleware(ASGIMiddleware):
             if scheme.lower() == "bearer":
                 principal = await resolve_api_key(credentials.strip(), ip=ip)
         else:
-            token = _cookie(scope, SESSION_COOKIES[Audience.CONSOLE])
+            token = cookie_value(scope, SESSION_COOKIES[Audience.CONSOLE])
             if token:
                 principal = await resolve_session(token, Audience.CONSOLE, ip=ip)
                 scope.setdefault("state", {})["session_token"] = token

@@ -266,7 +266,7 @@ async def find_invitation(session: AsyncSession, token: str) -> tuple[Membership
 
 async def accept_invitation(
     session: AsyncSession, token: str, *, display_name: str, password: str, password_again: str
-) -> tuple[TenantId, User]:
+) -> tuple[TenantId, User, Role]:
     found = await find_invitation(session, token)
     if found is None:
         raise NotFound(_("This invitation link is not valid any more. Ask your administrator for a new one."))
@@ -292,4 +292,4 @@ async def accept_invitation(
         after=membership_view(membership),
         tenant_id=tenant.id,
     )
-    return TenantId(tenant.id), user
+    return TenantId(tenant.id), user, membership.role

@@ -9,14 +9,38 @@ from backend.auth import service as auth
 from backend.auth.principal import Audience
 from backend.db.uow import all_tenants_unit_of_work
 from backend.errors import DomainError, NotFound
-from backend.http.auth import session_cookie
+from backend.http.auth import client_ip, session_cookie
 from backend.i18n import gettext
 from backend.tenants import service as tenants
 from portal import web
 from portal.console.sign_in import Form
 
-# The token is in the path: keep it out of Referer headers sent to anything the page links to.
-NO_REFERRER = {"Referrer-Policy": "no-referrer"}
+
+def _no_referrer(response: Response) -> Response:
+    # The token is in the path: keep it out of Referer headers sent to anything the page links to.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+async def _invitation_page(request: Request, token: str, *, error: DomainError | None = None) -> Response:
+    """The form to join, or the invalid-link page when the token is unknown, used or expired."""
+    async with all_tenants_unit_of_work("follow an invitation link") as session:
+        found = await tenants.find_invitation(session, token)
+    if found is None:
+        return _no_referrer(web.render(request, "console/invitation_invalid.html", status_code=404))
+    _membership, user, tenant = found
+    return _no_referrer(
+        web.render(
+            request,
+            "console/invitation.html",
+            status_code=422 if error else 200,
+            token=token,
+            user=user,
+            tenant=tenant,
+            error=error and {"field": error.field, "message": gettext(error.message)},
+            existing=user.password_hash is not None,
+        )
+    )
 
 
 class InvitationController(Controller):
@@ -25,29 +49,13 @@ class InvitationController(Controller):
 
     @get("/{token:str}")
     async def show(self, request: Request, token: str) -> Response:
-        async with all_tenants_unit_of_work("follow an invitation link") as session:
-            found = await tenants.find_invitation(session, token)
-        if found is None:
-            response = web.render(request, "console/invitation_invalid.html", status_code=404)
-        else:
-            _membership, user, tenant = found
-            response = web.render(
-                request,
-                "console/invitation.html",
-                token=token,
-                user=user,
-                tenant=tenant,
-                error=None,
-                existing=user.password_hash is not None,
-            )
-        response.headers.update(NO_REFERRER)
-        return response
+        return await _invitation_page(request, token)
 
     @post("/{token:str}")
     async def accept(self, request: Request, token: str, data: Annotated[dict[str, str], Form]) -> Response:
         try:
             async with all_tenants_unit_of_work("accept an invitation") as session:
-                tenant_id, user = await tenants.accept_invitation(
+                tenant_id, user, role = await tenants.accept_invitation(
                     session,
                     token,
                     display_name=data.get("display_name", ""),
@@ -55,35 +63,10 @@ class InvitationController(Controller):
                     password_again=data.get("password_again", data.get("password", "")),
                 )
         except NotFound:
-            response = web.render(request, "console/invitation_invalid.html", status_code=404)
-            response.headers.update(NO_REFERRER)
-            return response
+            return _no_referrer(web.render(request, "console/invitation_invalid.html", status_code=404))
         except DomainError as error:
-            async with all_tenants_unit_of_work("follow an invitation link") as session:
-                found = await tenants.find_invitation(session, token)
-            if found is None:  # expired or used between showing the form and sending it
-                response = web.render(request, "console/invitation_invalid.html", status_code=404)
-                response.headers.update(NO_REFERRER)
-                return response
-            _membership, user, tenant = found
-            response = web.render(
-                request,
-                "console/invitation.html",
-                status_code=422,
-                token=token,
-                user=user,
-                tenant=tenant,
-                error={"field": error.field, "message": gettext(error.message)},
-                existing=user.password_hash is not None,
-            )
-            response.headers.update(NO_REFERRER)
-            return response
-        membership_role = await auth.resolve_role(tenant_id, user.id)
+            return await _invitation_page(request, token, error=error)
         session_token = await auth.start_session(
-            tenant_id,
-            user,
-            membership_role,
-            ip=request.client.host if request.client else None,
-            user_agent=request.headers.get("user-agent"),
+            tenant_id, user, role, ip=client_ip(request.scope), user_agent=request.headers.get("user-agent")
         )
         return web.redirect(request, "/console", cookies=[session_cookie(Audience.CONSOLE, session_token)])

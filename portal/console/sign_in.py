@@ -10,7 +10,7 @@ from litestar.response import Response
 from backend.auth import service as auth
 from backend.auth.principal import Audience
 from backend.errors import DomainError, Throttled
-from backend.http.auth import expired_session_cookie, session_cookie
+from backend.http.auth import client_ip, expired_session_cookie, session_cookie
 from backend.i18n import current_language, gettext, normalise
 from portal import web
 
@@ -34,7 +34,7 @@ class SignInController(Controller):
             signed_in = await auth.sign_in(
                 email,
                 data.get("password", ""),
-                ip=request.client.host if request.client else None,
+                ip=client_ip(request.scope),
                 user_agent=request.headers.get("user-agent"),
             )
         except DomainError as error:
@@ -46,8 +46,8 @@ class SignInController(Controller):
                 response.headers["Retry-After"] = str(error.retry_after)
             return response
         cookies = [session_cookie(Audience.CONSOLE, signed_in.token)]
-        if signed_in.principal.language:
-            cookies.append(web.language_cookie(signed_in.principal.language))
+        if signed_in.language:
+            cookies.append(web.language_cookie(signed_in.language))
         return web.redirect(request, target, cookies=cookies)
 
     @post("/sign-out")
@@ -64,7 +64,7 @@ class SignInController(Controller):
             principal,
             data.get("organisation", ""),
             token=request.scope.get("state", {}).get("session_token"),
-            ip=request.client.host if request.client else None,
+            ip=client_ip(request.scope),
             user_agent=request.headers.get("user-agent"),
         )
         return web.redirect(request, "/console", cookies=[session_cookie(Audience.CONSOLE, token)])

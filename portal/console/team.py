@@ -33,9 +33,9 @@ class TeamController(Controller):
         db: AsyncSession,
         principal: Principal,
         *,
-        role: str | None,
-        q: str | None,
-        page: int,
+        role: str | None = None,
+        q: str | None = None,
+        page: int = 1,
         status_code: int = 200,
         **extra,
     ) -> Response:
@@ -83,29 +83,18 @@ class TeamController(Controller):
     ) -> Response:
         invite = {k: data.get(k, "") for k in ("email", "role", "display_name")}
         try:
-            membership = await tenants.invite_member(db, principal, **invite)
+            await tenants.invite_member(db, principal, **invite)
         except FORM_ERRORS as error:
             return await self._page(
                 request,
                 db,
                 principal,
-                role=None,
-                q=None,
-                page=1,
                 status_code=422,
                 invite=invite,
                 invite_error={"field": error.field, "message": gettext(error.message)},
             )
-        _membership, user = await tenants.get_member(db, principal, membership.id)
-        return await self._page(
-            request,
-            db,
-            principal,
-            role=None,
-            q=None,
-            page=1,
-            notice=gettext("Invitation sent to %(email)s.") % {"email": user.email},
-        )
+        email = tenants.normalise_email(invite["email"])  # the form as the service accepted it
+        return await self._page(request, db, principal, notice=gettext("Invitation sent to %(email)s.") % {"email": email})
 
     async def _row(
         self,
@@ -120,9 +109,7 @@ class TeamController(Controller):
         if not web.is_htmx(request):
             if error is None:
                 return web.redirect(request, "/console/team")
-            return await self._page(
-                request, db, principal, role=None, q=None, page=1, status_code=status_code, notice_error=error
-            )
+            return await self._page(request, db, principal, status_code=status_code, notice_error=error)
         membership, user = await tenants.get_member(db, principal, membership_id)
         return web.render(
             request,
