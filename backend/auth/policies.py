@@ -15,15 +15,22 @@ class Permission(StrEnum):
     MANAGE_API_KEYS = "manage_api_keys"
     READ_AUDIT = "read_audit"
     READ_TEAM = "read_team"
+    READ_LEDGER = "read_ledger"
+    # Buyers, orders, deliveries, invoices, payments and adjustments; imports.
+    EDIT_LEDGER = "edit_ledger"
+    # Credit notes, write-offs, credit limits and the invoice-audit settings.
+    APPROVE_LEDGER = "approve_ledger"
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
     Role.OWNER: frozenset(Permission),
     Role.ADMIN: frozenset(Permission),
-    Role.CREDIT_MANAGER: frozenset({Permission.READ_AUDIT, Permission.READ_TEAM}),
-    Role.COLLECTOR: frozenset({Permission.READ_TEAM}),
-    Role.COLLABORATOR: frozenset({Permission.READ_TEAM}),
-    Role.VIEWER: frozenset({Permission.READ_TEAM}),
+    Role.CREDIT_MANAGER: frozenset(
+        {Permission.READ_AUDIT, Permission.READ_TEAM, Permission.READ_LEDGER, Permission.EDIT_LEDGER, Permission.APPROVE_LEDGER}
+    ),
+    Role.COLLECTOR: frozenset({Permission.READ_TEAM, Permission.READ_LEDGER, Permission.EDIT_LEDGER}),
+    Role.COLLABORATOR: frozenset({Permission.READ_TEAM, Permission.READ_LEDGER}),
+    Role.VIEWER: frozenset({Permission.READ_TEAM, Permission.READ_LEDGER}),
 }
 
 # Roles an API key may carry: keys act for integrations, never as owners.

@@ -2,11 +2,36 @@
 
 from backend.audit.models import AuditEvent
 from backend.auth.models import ApiKey, SignInSession, SignInThrottle
+from backend.buyers.models import Buyer, BuyerContact
 from backend.db.base import Model, TenantOwned
+from backend.invoices.models import (
+    Allocation,
+    Delivery,
+    Invoice,
+    InvoiceCheckSetting,
+    InvoiceImport,
+    InvoiceLine,
+    LedgerEntry,
+    OrderLine,
+    PurchaseOrder,
+    StoredFile,
+)
 from backend.jobs.models import JobExecution, OutboxJob, SchedulerTick
 from backend.tenants.models import Membership, Tenant, User
 
 __all__ = [
+    "Allocation",
+    "Buyer",
+    "BuyerContact",
+    "Delivery",
+    "Invoice",
+    "InvoiceCheckSetting",
+    "InvoiceImport",
+    "InvoiceLine",
+    "LedgerEntry",
+    "OrderLine",
+    "PurchaseOrder",
+    "StoredFile",
     "ApiKey",
     "AuditEvent",
     "JobExecution",
