@@ -6,10 +6,16 @@ from __future__ import annotations
 class DomainError(Exception):
     status_code = 400
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None, params: dict | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        # Filled into the message after translation: _("Line %(line)s …") with params={"line": 3}.
+        self.params = params or {}
+
+    def translated(self, gettext) -> str:
+        text = gettext(self.message)
+        return text % self.params if self.params else text
 
 
 class NotFound(DomainError):

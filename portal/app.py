@@ -77,7 +77,7 @@ def _domain_error(request: Request, error: DomainError) -> Response:
     if _is_api(request):
         return domain_error_as_json(request, error)
     template = "errors/404.html" if isinstance(error, NotFound) else "errors/error.html"
-    return web.render(request, template, status_code=error.status_code, error=error, message=gettext(error.message))
+    return web.render(request, template, status_code=error.status_code, error=error, message=error.translated(gettext))
 
 
 def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None) -> Litestar:

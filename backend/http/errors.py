@@ -9,7 +9,7 @@ from backend.i18n import gettext
 
 
 def domain_error_as_json(request: Request, error: DomainError) -> Response:
-    body: dict[str, object] = {"status_code": error.status_code, "detail": gettext(error.message)}
+    body: dict[str, object] = {"status_code": error.status_code, "detail": error.translated(gettext)}
     if error.field:
         body["field"] = error.field
     headers = {"Retry-After": str(error.retry_after)} if isinstance(error, Throttled) else None

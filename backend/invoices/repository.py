@@ -1,0 +1,262 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.invoices.models import (
+    Allocation,
+    Delivery,
+    EntryKind,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    LedgerEntry,
+    OrderLine,
+    PurchaseOrder,
+    StoredFile,
+)
+from backend.money import ZERO
+
+# Invoices that still ask the buyer for money.
+OPEN_STATUSES = (InvoiceStatus.ISSUED, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.DISPUTED)
+
+
+@dataclass(frozen=True)
+class InvoiceFilter:
+    buyer_id: uuid.UUID | None = None
+    status: InvoiceStatus | None = None
+    currency: str | None = None
+    overdue_on: date | None = None  # only invoices overdue on this day
+    issued_from: date | None = None
+    issued_to: date | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+    query: str | None = None  # invoice number or PO reference
+
+
+class InvoiceRepository:
+    """Invoices, their lines and ledger entries, of the session's tenant."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, invoice_id: uuid.UUID, *, for_update: bool = False) -> Invoice | None:
+        statement = select(Invoice).where(Invoice.id == invoice_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.scalars(statement)).first()
+
+    async def by_number(self, number: str) -> Invoice | None:
+        return (await self.session.scalars(select(Invoice).where(Invoice.number == number))).first()
+
+    async def existing_numbers(self, numbers: Iterable[str]) -> set[str]:
+        wanted = list(set(numbers))
+        found: set[str] = set()
+        for start in range(0, len(wanted), 1000):
+            chunk = wanted[start : start + 1000]
+            found.update((await self.session.scalars(select(Invoice.number).where(Invoice.number.in_(chunk)))).all())
+        return found
+
+    async def lines(self, invoice_id: uuid.UUID) -> Sequence[InvoiceLine]:
+        statement = select(InvoiceLine).where(InvoiceLine.invoice_id == invoice_id).order_by(InvoiceLine.line_no)
+        return (await self.session.scalars(statement)).all()
+
+    def _filtered(self, statement, where: InvoiceFilter):
+        if where.buyer_id:
+            statement = statement.where(Invoice.buyer_id == where.buyer_id)
+        if where.status:
+            statement = statement.where(Invoice.status == where.status)
+        if where.currency:
+            statement = statement.where(Invoice.currency == where.currency)
+        if where.overdue_on:
+            statement = statement.where(
+                Invoice.due_date < where.overdue_on, Invoice.open_amount > 0, Invoice.status.in_(OPEN_STATUSES)
+            )
+        if where.issued_from:
+            statement = statement.where(Invoice.issue_date >= where.issued_from)
+        if where.issued_to:
+            statement = statement.where(Invoice.issue_date <= where.issued_to)
+        if where.due_from:
+            statement = statement.where(Invoice.due_date >= where.due_from)
+        if where.due_to:
+            statement = statement.where(Invoice.due_date <= where.due_to)
+        if where.query:
+            pattern = f"%{where.query.lower()}%"
+            statement = statement.where(
+                or_(func.lower(Invoice.number).like(pattern), func.lower(Invoice.po_reference).like(pattern))
+            )
+        return statement
+
+    async def page(self, where: InvoiceFilter, *, limit: int, offset: int) -> tuple[int, Sequence[Invoice]]:
+        statement = self._filtered(select(Invoice), where)
+        total = (await self.session.execute(self._filtered(select(func.count(Invoice.id)), where))).scalar_one()
+        ordered = statement.order_by(Invoice.issue_date.desc(), Invoice.number.desc()).limit(limit).offset(offset)
+        return total, (await self.session.scalars(ordered)).all()
+
+    async def open_of_buyer(self, buyer_id: uuid.UUID, currency: str, *, for_update: bool = False) -> Sequence[Invoice]:
+        """Open invoices oldest first: where an unspecified payment goes."""
+        statement = (
+            select(Invoice)
+            .where(
+                Invoice.buyer_id == buyer_id,
+                Invoice.currency == currency,
+                Invoice.open_amount > 0,
+                Invoice.status.in_(OPEN_STATUSES),
+            )
+            .order_by(Invoice.due_date, Invoice.issue_date, Invoice.number)
+        )
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.scalars(statement)).all()
+
+    async def buyer_totals(self, buyer_id: uuid.UUID, today: date) -> Sequence[tuple]:
+        """Per currency: open, overdue, disputed (never above open) and the count of open invoices."""
+        disputed = case((Invoice.disputed_amount < Invoice.open_amount, Invoice.disputed_amount), else_=Invoice.open_amount)
+        statement = (
+            select(
+                Invoice.currency,
+                func.coalesce(func.sum(Invoice.open_amount), 0),
+                func.coalesce(func.sum(case((Invoice.due_date < today, Invoice.open_amount), else_=0)), 0),
+                func.coalesce(func.sum(disputed), 0),
+                func.count(Invoice.id),
+            )
+            .where(Invoice.buyer_id == buyer_id, Invoice.open_amount > 0, Invoice.status.in_(OPEN_STATUSES))
+            .group_by(Invoice.currency)
+            .order_by(Invoice.currency)
+        )
+        return (await self.session.execute(statement)).all()
+
+    async def open_items(self, buyer_id: uuid.UUID) -> Sequence[Invoice]:
+        statement = (
+            select(Invoice)
+            .where(Invoice.buyer_id == buyer_id, Invoice.open_amount > 0, Invoice.status.in_(OPEN_STATUSES))
+            .order_by(Invoice.due_date, Invoice.number)
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def of_buyer(self, buyer_id: uuid.UUID) -> Sequence[Invoice]:
+        statement = select(Invoice).where(Invoice.buyer_id == buyer_id).order_by(Invoice.issue_date, Invoice.number)
+        return (await self.session.scalars(statement)).all()
+
+
+class LedgerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def entry(self, entry_id: uuid.UUID) -> LedgerEntry | None:
+        return (await self.session.scalars(select(LedgerEntry).where(LedgerEntry.id == entry_id))).first()
+
+    async def by_document(self, kind: EntryKind, document_number: str) -> LedgerEntry | None:
+        statement = select(LedgerEntry).where(LedgerEntry.kind == kind, LedgerEntry.document_number == document_number)
+        return (await self.session.scalars(statement)).first()
+
+    async def totals_by_kind(self, invoice_id: uuid.UUID) -> dict[EntryKind, Decimal]:
+        statement = (
+            select(LedgerEntry.kind, func.sum(Allocation.amount))
+            .join(LedgerEntry, LedgerEntry.id == Allocation.entry_id)
+            .where(Allocation.invoice_id == invoice_id)
+            .group_by(LedgerEntry.kind)
+        )
+        return {kind: Decimal(total) for kind, total in (await self.session.execute(statement)).all()}
+
+    async def entries_of_invoice(self, invoice_id: uuid.UUID) -> Sequence[tuple[LedgerEntry, Allocation]]:
+        statement = (
+            select(LedgerEntry, Allocation)
+            .join(Allocation, Allocation.entry_id == LedgerEntry.id)
+            .where(Allocation.invoice_id == invoice_id)
+            .order_by(LedgerEntry.entry_date, LedgerEntry.created_at)
+        )
+        return [(entry, allocation) for entry, allocation in (await self.session.execute(statement)).all()]
+
+    async def entries_of_buyer(self, buyer_id: uuid.UUID, *, limit: int = 200) -> Sequence[LedgerEntry]:
+        statement = (
+            select(LedgerEntry)
+            .where(LedgerEntry.buyer_id == buyer_id)
+            .order_by(LedgerEntry.entry_date.desc(), LedgerEntry.created_at.desc())
+            .limit(limit)
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def allocations_of_entry(self, entry_id: uuid.UUID) -> Sequence[tuple[Allocation, str]]:
+        statement = (
+            select(Allocation, Invoice.number)
+            .join(Invoice, Invoice.id == Allocation.invoice_id)
+            .where(Allocation.entry_id == entry_id)
+            .order_by(Invoice.due_date)
+        )
+        return [(allocation, number) for allocation, number in (await self.session.execute(statement)).all()]
+
+    async def unallocated_of_buyer(self, buyer_id: uuid.UUID) -> Sequence[tuple[str, Decimal]]:
+        statement = (
+            select(LedgerEntry.currency, func.sum(LedgerEntry.unallocated_amount))
+            .where(LedgerEntry.buyer_id == buyer_id, LedgerEntry.unallocated_amount > 0)
+            .group_by(LedgerEntry.currency)
+        )
+        return [(currency, Decimal(total)) for currency, total in (await self.session.execute(statement)).all()]
+
+
+class OrderRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, order_id: uuid.UUID) -> PurchaseOrder | None:
+        return (await self.session.scalars(select(PurchaseOrder).where(PurchaseOrder.id == order_id))).first()
+
+    async def by_number(self, buyer_id: uuid.UUID, number: str) -> PurchaseOrder | None:
+        statement = select(PurchaseOrder).where(PurchaseOrder.buyer_id == buyer_id, PurchaseOrder.number == number)
+        return (await self.session.scalars(statement)).first()
+
+    async def lines(self, order_id: uuid.UUID) -> Sequence[OrderLine]:
+        statement = select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no)
+        return (await self.session.scalars(statement)).all()
+
+    async def of_buyer(self, buyer_id: uuid.UUID) -> Sequence[PurchaseOrder]:
+        statement = select(PurchaseOrder).where(PurchaseOrder.buyer_id == buyer_id).order_by(PurchaseOrder.order_date.desc())
+        return (await self.session.scalars(statement)).all()
+
+    async def invoiced_elsewhere(self, order_id: uuid.UUID, invoice_id: uuid.UUID) -> Sequence[Invoice]:
+        statement = select(Invoice).where(
+            Invoice.order_id == order_id, Invoice.id != invoice_id, Invoice.status != InvoiceStatus.DRAFT
+        )
+        return (await self.session.scalars(statement)).all()
+
+
+class DeliveryRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, delivery_id: uuid.UUID) -> Delivery | None:
+        return (await self.session.scalars(select(Delivery).where(Delivery.id == delivery_id))).first()
+
+    async def by_number(self, number: str) -> Delivery | None:
+        return (await self.session.scalars(select(Delivery).where(Delivery.number == number))).first()
+
+    async def for_invoice(self, invoice: Invoice) -> Sequence[Delivery]:
+        condition = Delivery.invoice_id == invoice.id
+        if invoice.order_id:
+            condition = or_(condition, Delivery.order_id == invoice.order_id)
+        return (await self.session.scalars(select(Delivery).where(condition).order_by(Delivery.delivered_on))).all()
+
+    async def files(self, owner_type: str, owner_ids: Iterable[uuid.UUID]) -> Sequence[StoredFile]:
+        ids = list(owner_ids)
+        if not ids:
+            return []
+        statement = (
+            select(StoredFile)
+            .where(StoredFile.owner_type == owner_type, StoredFile.owner_id.in_(ids))
+            .order_by(StoredFile.created_at)
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def file(self, file_id: uuid.UUID) -> StoredFile | None:
+        return (await self.session.scalars(select(StoredFile).where(StoredFile.id == file_id))).first()
+
+
+def zero_if_none(value) -> Decimal:
+    return ZERO if value is None else Decimal(value)
