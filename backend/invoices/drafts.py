@@ -71,14 +71,17 @@ def invoice_totals(draft: InvoiceDraft) -> LineTotals:
 MAX_NUMBER = 64
 
 
-def validate_draft(draft: InvoiceDraft) -> list[Problem]:
-    """Every problem of the draft itself (not of its buyer or number's uniqueness), each naming its field."""
+def validate_draft(draft: InvoiceDraft, *, buyer_named_apart: bool = False) -> list[Problem]:
+    """Every problem of the draft itself (not of its buyer or number's uniqueness), each naming its field.
+
+    `buyer_named_apart`: the caller names the buyer by id, so the draft needs no buyer reference.
+    """
     problems: list[Problem] = []
     if not draft.number or not draft.number.strip():
         problems.append(Problem("number", _("The invoice number is missing.")))
     elif len(draft.number) > MAX_NUMBER:
         problems.append(Problem("number", _("The invoice number is longer than 64 characters.")))
-    if not draft.buyer_reference:
+    if not draft.buyer_reference and not buyer_named_apart:
         problems.append(Problem("buyer_reference", _("The buyer is missing.")))
     if not is_currency(draft.currency):
         problems.append(Problem("currency", _("Unknown currency code: %(value)s."), {"value": draft.currency or ""}))

@@ -109,11 +109,13 @@ class InvoiceRepository:
                 Invoice.open_amount > 0,
                 Invoice.status.in_(OPEN_STATUSES),
             )
-            .order_by(Invoice.due_date, Invoice.issue_date, Invoice.number)
+            # Locked in id order, the order every ledger change locks invoices in, so two never deadlock.
+            .order_by(Invoice.id)
         )
         if for_update:
             statement = statement.with_for_update()
-        return (await self.session.scalars(statement)).all()
+        rows = (await self.session.scalars(statement)).all()
+        return sorted(rows, key=lambda i: (i.due_date, i.issue_date, i.number))
 
     async def buyer_totals(self, buyer_id: uuid.UUID, today: date) -> Sequence[tuple]:
         """Per currency: open, overdue, disputed (never above open) and the count of open invoices."""
@@ -260,3 +262,88 @@ class DeliveryRepository:
 
 def zero_if_none(value) -> Decimal:
     return ZERO if value is None else Decimal(value)
+
+
+# --- statements of account and console overviews (backend/invoices/statements.py) ---------------
+
+
+class StatementRepository:
+    """What a statement of account and the console's buyer overviews read: figures as of a date."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def billed_until(self, buyer_id: uuid.UUID, as_of: date) -> Sequence[Invoice]:
+        """Every invoice the buyer had been sent by `as_of`, whatever has happened to it since."""
+        statement = (
+            select(Invoice)
+            .where(Invoice.buyer_id == buyer_id, Invoice.status != InvoiceStatus.DRAFT, Invoice.issue_date <= as_of)
+            .order_by(Invoice.due_date, Invoice.number)
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def allocated_until(self, buyer_id: uuid.UUID, as_of: date) -> Sequence[tuple[uuid.UUID, EntryKind, Decimal]]:
+        """Per invoice of the buyer and kind of entry: what entries dated on or before `as_of` allocated to it."""
+        statement = (
+            select(Allocation.invoice_id, LedgerEntry.kind, func.sum(Allocation.amount))
+            .join(LedgerEntry, LedgerEntry.id == Allocation.entry_id)
+            .where(LedgerEntry.buyer_id == buyer_id, LedgerEntry.entry_date <= as_of)
+            .group_by(Allocation.invoice_id, LedgerEntry.kind)
+        )
+        return [(invoice_id, kind, Decimal(total)) for invoice_id, kind, total in (await self.session.execute(statement)).all()]
+
+    async def payments_against_due_dates(
+        self, buyer_id: uuid.UUID, since: date, as_of: date
+    ) -> Sequence[tuple[str, date, date, Decimal]]:
+        """(currency, payment date, invoice due date, amount) for each payment allocation in the window."""
+        statement = (
+            select(Invoice.currency, LedgerEntry.entry_date, Invoice.due_date, Allocation.amount)
+            .join(LedgerEntry, LedgerEntry.id == Allocation.entry_id)
+            .join(Invoice, Invoice.id == Allocation.invoice_id)
+            .where(
+                LedgerEntry.buyer_id == buyer_id,
+                LedgerEntry.kind == EntryKind.PAYMENT,
+                LedgerEntry.entry_date > since,
+                LedgerEntry.entry_date <= as_of,
+            )
+        )
+        return [
+            (currency, paid_on, due_on, Decimal(amount))
+            for currency, paid_on, due_on, amount in (await self.session.execute(statement)).all()
+        ]
+
+    async def on_account_until(self, buyer_id: uuid.UUID, as_of: date) -> Sequence[tuple[str, Decimal]]:
+        statement = (
+            select(LedgerEntry.currency, func.sum(LedgerEntry.unallocated_amount))
+            .where(
+                LedgerEntry.buyer_id == buyer_id,
+                LedgerEntry.kind == EntryKind.PAYMENT,
+                LedgerEntry.unallocated_amount > 0,
+                LedgerEntry.entry_date <= as_of,
+            )
+            .group_by(LedgerEntry.currency)
+        )
+        return [(currency, Decimal(total)) for currency, total in (await self.session.execute(statement)).all()]
+
+    async def open_and_overdue_of_buyers(
+        self, buyer_ids: Iterable[uuid.UUID], today: date
+    ) -> Sequence[tuple[uuid.UUID, str, Decimal, Decimal]]:
+        """(buyer, currency, open, overdue) for a page of buyers, in one query."""
+        ids = list(set(buyer_ids))
+        if not ids:
+            return []
+        statement = (
+            select(
+                Invoice.buyer_id,
+                Invoice.currency,
+                func.coalesce(func.sum(Invoice.open_amount), 0),
+                func.coalesce(func.sum(case((Invoice.due_date < today, Invoice.open_amount), else_=0)), 0),
+            )
+            .where(Invoice.buyer_id.in_(ids), Invoice.open_amount > 0, Invoice.status.in_(OPEN_STATUSES))
+            .group_by(Invoice.buyer_id, Invoice.currency)
+            .order_by(Invoice.buyer_id, Invoice.currency)
+        )
+        return [
+            (buyer_id, currency, Decimal(open_), Decimal(overdue))
+            for buyer_id, currency, open_, overdue in (await self.session.execute(statement)).all()
+        ]

@@ -73,10 +73,8 @@ async def create_invoice(
 ) -> Invoice:
     """Store a draft invoice; issuing it (after the invoice audit) is a separate step."""
     require(principal, Permission.EDIT_LEDGER)
-    if buyer_id and not draft.buyer_reference:
-        draft.buyer_reference = "-"
     draft.currency = (draft.currency or "").strip().upper()
-    _raise_first(validate_draft(draft))
+    _raise_first(validate_draft(draft, buyer_named_apart=buyer_id is not None))
     buyer = await _buyer_of(session, draft, buyer_id)
     repository = InvoiceRepository(session)
     number = draft.number.strip()
