@@ -12,13 +12,14 @@ from backend.audit.api import AuditController
 from backend.db.engine import get_database
 from backend.errors import DomainError
 from backend.http.errors import domain_error_as_json
+from backend.invoices.statement_api import StatementController
 from backend.tenants.api import MemberController, TenantController
 
 
 def api_router() -> Router:
     return Router(
         path="/api/v1",
-        route_handlers=[TenantController, MemberController, AuditController],
+        route_handlers=[TenantController, MemberController, AuditController, StatementController],
         exception_handlers={DomainError: domain_error_as_json},
         include_in_schema=True,
     )
