@@ -12,6 +12,7 @@ from backend.audit.api import AuditController
 from backend.db.engine import get_database
 from backend.errors import DomainError
 from backend.http.errors import domain_error_as_json
+from backend.invoices.checks_api import InvoiceCheckController, InvoiceFindingsController
 from backend.invoices.statement_api import StatementController
 from backend.tenants.api import MemberController, TenantController
 
@@ -19,7 +20,14 @@ from backend.tenants.api import MemberController, TenantController
 def api_router() -> Router:
     return Router(
         path="/api/v1",
-        route_handlers=[TenantController, MemberController, AuditController, StatementController],
+        route_handlers=[
+            TenantController,
+            MemberController,
+            AuditController,
+            StatementController,
+            InvoiceCheckController,
+            InvoiceFindingsController,
+        ],
         exception_handlers={DomainError: domain_error_as_json},
         include_in_schema=True,
     )

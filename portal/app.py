@@ -32,6 +32,7 @@ from backend.http.errors import domain_error_as_json
 from backend.i18n import gettext, ngettext
 from portal import web
 from portal.console import api_keys, audit_trail, home, invitations, sign_in, team
+from portal.console.invoice_checks import InvoiceChecksController
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("accord.web")
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             api_keys.ApiKeyController,
             invitations.InvitationController,
             audit_trail.AuditTrailController,
+            InvoiceChecksController,
             sign_in.set_language,
         ],
         dependencies=DEPENDENCIES,

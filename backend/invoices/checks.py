@@ -22,7 +22,7 @@ from backend.i18n import _, gettext
 from backend.invoices.checks_repository import InvoiceCheckRepository
 from backend.invoices.models import Invoice, InvoiceCheckSetting, InvoiceLine, OrderLine
 from backend.invoices.repository import InvoiceRepository, OrderRepository
-from backend.money import ZERO
+from backend.money import ZERO, round_money
 
 # The checks, in the order they are shown, with what each means to a finance team.
 CHECKS: dict[str, str] = {
@@ -90,7 +90,11 @@ async def audit_invoice(session: AsyncSession, invoice: Invoice, *, today: date 
             (
                 "duplicate_billing",
                 _("Invoice %(other)s already bills this buyer %(amount)s %(currency)s for the same order or day."),
-                {"other": ", ".join(same), "amount": str(invoice.gross_amount), "currency": invoice.currency},
+                {
+                    "other": ", ".join(same),
+                    "amount": str(round_money(invoice.gross_amount, invoice.currency)),
+                    "currency": invoice.currency,
+                },
             )
         )
     buyer = await BuyerRepository(session).get(invoice.buyer_id)
@@ -123,6 +127,8 @@ async def _against_order(repository, invoice, lines, order, order_lines) -> list
         )
     ordered = {_line_key(line): line for line in order_lines}
     already = await repository.quantity_invoiced_on_order(order.id, invoice.id)
+    # Lines of this invoice count too: two lines of 60 against an order of 100 bill 120.
+    billed_so_far = dict(already)
     for line in lines:
         match = ordered.get(_line_key(line))
         if match is None:
@@ -134,7 +140,8 @@ async def _against_order(repository, invoice, lines, order, order_lines) -> list
                 )
             )
             continue
-        billed = already.get(_line_key(line), ZERO) + line.quantity
+        billed = billed_so_far.get(_line_key(line), ZERO) + line.quantity
+        billed_so_far[_line_key(line)] = billed
         if billed > match.quantity:
             findings.append(
                 (
