@@ -9,9 +9,11 @@ from litestar import Router, get
 from litestar.response import Response
 
 from backend.audit.api import AuditController
+from backend.buyers.api import BuyerController
 from backend.db.engine import get_database
 from backend.errors import DomainError
 from backend.http.errors import domain_error_as_json
+from backend.invoices.api import DeliveryController, InvoiceController, LedgerController, OrderController
 from backend.invoices.checks_api import InvoiceCheckController, InvoiceFindingsController
 from backend.invoices.statement_api import StatementController
 from backend.tenants.api import MemberController, TenantController
@@ -27,6 +29,11 @@ def api_router() -> Router:
             StatementController,
             InvoiceCheckController,
             InvoiceFindingsController,
+            BuyerController,
+            InvoiceController,
+            LedgerController,
+            OrderController,
+            DeliveryController,
         ],
         exception_handlers={DomainError: domain_error_as_json},
         include_in_schema=True,

@@ -194,6 +194,33 @@ class LedgerRepository:
         )
         return [(allocation, number) for allocation, number in (await self.session.execute(statement)).all()]
 
+    async def page_of_buyer(self, buyer_id: uuid.UUID, *, limit: int, offset: int) -> tuple[int, Sequence[LedgerEntry]]:
+        condition = LedgerEntry.buyer_id == buyer_id
+        total = (await self.session.execute(select(func.count(LedgerEntry.id)).where(condition))).scalar_one()
+        statement = (
+            select(LedgerEntry)
+            .where(condition)
+            .order_by(LedgerEntry.entry_date.desc(), LedgerEntry.created_at.desc(), LedgerEntry.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return total, (await self.session.scalars(statement)).all()
+
+    async def allocations_of_entries(self, entry_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[tuple[Allocation, str]]]:
+        ids = list(entry_ids)
+        found: dict[uuid.UUID, list[tuple[Allocation, str]]] = {}
+        if not ids:
+            return found
+        statement = (
+            select(Allocation, Invoice.number)
+            .join(Invoice, Invoice.id == Allocation.invoice_id)
+            .where(Allocation.entry_id.in_(ids))
+            .order_by(Invoice.due_date, Invoice.number)
+        )
+        for allocation, number in (await self.session.execute(statement)).all():
+            found.setdefault(allocation.entry_id, []).append((allocation, number))
+        return found
+
     async def unallocated_of_buyer(self, buyer_id: uuid.UUID) -> Sequence[tuple[str, Decimal]]:
         statement = (
             select(LedgerEntry.currency, func.sum(LedgerEntry.unallocated_amount))
@@ -222,6 +249,31 @@ class OrderRepository:
         statement = select(PurchaseOrder).where(PurchaseOrder.buyer_id == buyer_id).order_by(PurchaseOrder.order_date.desc())
         return (await self.session.scalars(statement)).all()
 
+    async def page(
+        self, *, buyer_id: uuid.UUID | None, query: str | None, limit: int, offset: int
+    ) -> tuple[int, Sequence[PurchaseOrder]]:
+        conditions = []
+        if buyer_id:
+            conditions.append(PurchaseOrder.buyer_id == buyer_id)
+        if query:
+            pattern = f"%{query.lower()}%"
+            conditions.append(
+                or_(func.lower(PurchaseOrder.number).like(pattern), func.lower(PurchaseOrder.contract_reference).like(pattern))
+            )
+        total = (await self.session.execute(select(func.count(PurchaseOrder.id)).where(*conditions))).scalar_one()
+        statement = (
+            select(PurchaseOrder)
+            .where(*conditions)
+            .order_by(PurchaseOrder.order_date.desc(), PurchaseOrder.number.desc(), PurchaseOrder.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return total, (await self.session.scalars(statement)).all()
+
+    async def invoices(self, order_id: uuid.UUID) -> Sequence[Invoice]:
+        statement = select(Invoice).where(Invoice.order_id == order_id).order_by(Invoice.issue_date, Invoice.number)
+        return (await self.session.scalars(statement)).all()
+
     async def invoiced_elsewhere(self, order_id: uuid.UUID, invoice_id: uuid.UUID) -> Sequence[Invoice]:
         statement = select(Invoice).where(
             Invoice.order_id == order_id, Invoice.id != invoice_id, Invoice.status != InvoiceStatus.DRAFT
@@ -244,6 +296,36 @@ class DeliveryRepository:
         if invoice.order_id:
             condition = or_(condition, Delivery.order_id == invoice.order_id)
         return (await self.session.scalars(select(Delivery).where(condition).order_by(Delivery.delivered_on))).all()
+
+    async def of_order(self, order_id: uuid.UUID) -> Sequence[Delivery]:
+        statement = select(Delivery).where(Delivery.order_id == order_id).order_by(Delivery.delivered_on, Delivery.number)
+        return (await self.session.scalars(statement)).all()
+
+    async def page(
+        self,
+        *,
+        buyer_id: uuid.UUID | None,
+        order_id: uuid.UUID | None,
+        invoice_id: uuid.UUID | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[int, Sequence[Delivery]]:
+        conditions = []
+        if buyer_id:
+            conditions.append(Delivery.buyer_id == buyer_id)
+        if order_id:
+            conditions.append(Delivery.order_id == order_id)
+        if invoice_id:
+            conditions.append(Delivery.invoice_id == invoice_id)
+        total = (await self.session.execute(select(func.count(Delivery.id)).where(*conditions))).scalar_one()
+        statement = (
+            select(Delivery)
+            .where(*conditions)
+            .order_by(Delivery.delivered_on.desc(), Delivery.number.desc(), Delivery.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        return total, (await self.session.scalars(statement)).all()
 
     async def files(self, owner_type: str, owner_ids: Iterable[uuid.UUID]) -> Sequence[StoredFile]:
         ids = list(owner_ids)
