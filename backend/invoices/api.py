@@ -38,6 +38,7 @@ from backend.invoices.schemas import (
     OrderOut,
     OrderPage,
     PaymentIn,
+    checked_decimal,
 )
 
 Limit = Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="At most this many items")]
@@ -136,7 +137,7 @@ class LedgerController(Controller):
                 db,
                 principal,
                 buyer_id=data.buyer_id,
-                amount=data.amount,
+                amount=checked_decimal(data.amount, "amount"),
                 currency=data.currency,
                 entry_date=data.entry_date,
                 document_number=data.document_number,
