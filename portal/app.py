@@ -32,6 +32,9 @@ from backend.http.errors import domain_error_as_json
 from backend.i18n import gettext, ngettext
 from portal import web
 from portal.console import api_keys, audit_trail, home, invitations, sign_in, team
+from portal.console.buyers import BuyerController
+from portal.console.invoices import InvoiceController
+from portal.console.statements import StatementPageController
 from portal.console.invoice_checks import InvoiceChecksController
 
 HERE = Path(__file__).resolve().parent
@@ -48,6 +51,7 @@ def _templates() -> TemplateConfig:
     )
     environment.install_gettext_callables(gettext, ngettext, newstyle=True)
     environment.filters.update(local_time=web.local_time, number=web.number, role_label=web.role_label, changes=web.changes)
+    environment.filters.update(money=web.money, local_date=web.local_date)
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(environment))
 
 
@@ -123,6 +127,9 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             api_keys.ApiKeyController,
             invitations.InvitationController,
             audit_trail.AuditTrailController,
+            BuyerController,
+            StatementPageController,
+            InvoiceController,
             InvoiceChecksController,
             sign_in.set_language,
         ],

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
-from babel.numbers import format_decimal
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal
 from jinja2 import pass_context
 from litestar import Request, Response
 from litestar.datastructures import Cookie, MutableScopeHeaders
@@ -130,6 +130,17 @@ def changes(before: dict | None, after: dict | None) -> list[tuple[str, Any, Any
 
 def number(value: Any) -> str:
     return format_decimal(value, locale=babel_locale(current_language.get()))
+
+
+def money(amount: Any, currency: str) -> str:
+    """An amount in its currency, written the reader's way (CN¥1,130.00 in English, ¥1,130.00 in Chinese)."""
+    if amount is None:
+        return ""
+    return format_currency(amount, currency, locale=babel_locale(current_language.get()))
+
+
+def local_date(value: date | None, fmt: str = "medium") -> str:
+    return "" if value is None else format_date(value, format=fmt, locale=babel_locale(current_language.get()))
 
 
 def role_label(role: Any) -> str:

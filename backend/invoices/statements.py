@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.policies import Permission, require
 from backend.auth.principal import Principal
 from backend.buyers.models import Buyer
+from backend.buyers.repository import BuyerRepository
 from backend.buyers.service import get_buyer
 from backend.errors import ValidationFailed
 from backend.i18n import _, babel_locale, current_language, gettext
@@ -203,6 +204,12 @@ async def open_and_overdue_of_buyers(
     ):
         result[buyer_id].append((currency, open_, overdue))
     return dict(result)
+
+
+async def buyer_names(session: AsyncSession, principal: Principal, buyer_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Legal names for a page of invoices; an id of another tenant simply finds no name."""
+    require(principal, Permission.READ_LEDGER)
+    return await BuyerRepository(session).names(buyer_ids)
 
 
 async def recent_entries(
