@@ -15,6 +15,7 @@ from backend.errors import DomainError
 from backend.http.errors import domain_error_as_json
 from backend.invoices.api import DeliveryController, InvoiceController, LedgerController, OrderController
 from backend.invoices.checks_api import InvoiceCheckController, InvoiceFindingsController
+from backend.invoices.import_api import InvoiceBulkController, InvoiceImportController
 from backend.invoices.statement_api import StatementController
 from backend.tenants.api import MemberController, TenantController
 
@@ -34,6 +35,8 @@ def api_router() -> Router:
             LedgerController,
             OrderController,
             DeliveryController,
+            InvoiceImportController,
+            InvoiceBulkController,
         ],
         exception_handlers={DomainError: domain_error_as_json},
         include_in_schema=True,

@@ -1,0 +1,208 @@
+"""Queries of invoice imports: the import rows, the look-ups a chunk needs, and the bulk insert of issued invoices.
+
+On PostgreSQL the insert takes the fast path: the chunk is COPYed into TEMP staging tables (RLS
+forbids COPY straight into the tenant's tables), then moved with one `INSERT … SELECT … ON CONFLICT
+(tenant_id, number) DO NOTHING`, which runs under RLS with the tenant of the transaction. SQLite
+inserts the same rows with plain multi-row inserts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.buyers.models import Buyer
+from backend.db.tenancy import current_tenant
+from backend.invoices.models import Invoice, InvoiceImport, InvoiceLine, InvoiceSource, InvoiceStatus, PurchaseOrder
+
+IN_BATCH = 1000
+
+# The staged rows' columns, in order: what the service builds and the COPY sends.
+INVOICE_FIELDS = (
+    "id",
+    "buyer_id",
+    "number",
+    "currency",
+    "issue_date",
+    "delivery_date",
+    "due_date",
+    "po_reference",
+    "order_id",
+    "notes",
+    "net_amount",
+    "tax_amount",
+    "gross_amount",
+)
+LINE_FIELDS = (
+    "id",
+    "invoice_id",
+    "line_no",
+    "sku",
+    "description",
+    "quantity",
+    "unit",
+    "unit_price",
+    "tax_rate",
+    "net_amount",
+    "tax_amount",
+    "gross_amount",
+)
+
+_STAGE_INVOICES = """CREATE TEMP TABLE import_stage_invoices (
+    id uuid, buyer_id uuid, number text, currency text, issue_date date, delivery_date date, due_date date,
+    po_reference text, order_id uuid, notes text, net_amount numeric, tax_amount numeric, gross_amount numeric
+) ON COMMIT DROP"""
+_STAGE_LINES = """CREATE TEMP TABLE import_stage_lines (
+    id uuid, invoice_id uuid, line_no integer, sku text, description text, quantity numeric, unit text,
+    unit_price numeric, tax_rate numeric, net_amount numeric, tax_amount numeric, gross_amount numeric
+) ON COMMIT DROP"""
+_MOVE_STAGED = """WITH created AS (
+    INSERT INTO invoices (tenant_id, id, buyer_id, number, status, currency, issue_date, delivery_date, due_date,
+        po_reference, order_id, net_amount, tax_amount, gross_amount, open_amount, disputed_amount, source, import_id,
+        notes, created_at, issued_at, version)
+    SELECT $1, id, buyer_id, number, $2, currency, issue_date, delivery_date, due_date,
+        po_reference, order_id, net_amount, tax_amount, gross_amount, gross_amount, 0, $3, $4,
+        notes, $5, $5, 1
+    FROM import_stage_invoices
+    ON CONFLICT (tenant_id, number) DO NOTHING
+    RETURNING id
+), lines AS (
+    INSERT INTO invoice_lines (tenant_id, id, invoice_id, line_no, sku, description, quantity, unit, unit_price,
+        tax_rate, net_amount, tax_amount, gross_amount)
+    SELECT $1, l.id, l.invoice_id, l.line_no, l.sku, l.description, l.quantity, l.unit, l.unit_price,
+        l.tax_rate, l.net_amount, l.tax_amount, l.gross_amount
+    FROM import_stage_lines l JOIN created c ON c.id = l.invoice_id
+    RETURNING 1
+)
+SELECT (SELECT array_agg(id) FROM created), (SELECT count(*) FROM lines)"""
+
+
+@dataclass(frozen=True)
+class BuyerMatch:
+    id: uuid.UUID
+    payment_terms_days: int
+
+
+class ImportRepository:
+    """Imports of the session's tenant."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, import_id: uuid.UUID, *, for_update: bool = False) -> InvoiceImport | None:
+        statement = select(InvoiceImport).where(InvoiceImport.id == import_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.scalars(statement)).first()
+
+    async def recent(self, limit: int = 20, offset: int = 0) -> tuple[int, Sequence[InvoiceImport]]:
+        total = (await self.session.execute(select(func.count(InvoiceImport.id)))).scalar_one()
+        statement = select(InvoiceImport).order_by(InvoiceImport.created_at.desc()).limit(limit).offset(offset)
+        return total, (await self.session.scalars(statement)).all()
+
+    async def buyers_by_keys(self, keys: Iterable[str], *, identifiers: bool) -> dict[str, BuyerMatch]:
+        """Buyers by reference, and with `identifiers` also by VAT or registration number (UBL names buyers so)."""
+        wanted = sorted(set(keys))
+        found: dict[str, BuyerMatch] = {}
+        for start in range(0, len(wanted), IN_BATCH):
+            batch = wanted[start : start + IN_BATCH]
+            condition = Buyer.reference.in_(batch)
+            if identifiers:
+                condition = or_(condition, Buyer.vat_number.in_(batch), Buyer.registration_number.in_(batch))
+            statement = select(
+                Buyer.id, Buyer.reference, Buyer.vat_number, Buyer.registration_number, Buyer.payment_terms_days
+            ).where(condition)
+            for buyer_id, reference, vat_number, registration_number, terms in await self.session.execute(statement):
+                match = BuyerMatch(buyer_id, terms)
+                found.setdefault(reference, match)
+                if identifiers:
+                    for key in (vat_number, registration_number):
+                        if key:
+                            found.setdefault(key, match)
+        return found
+
+    async def existing_numbers(self, numbers: Iterable[str]) -> set[str]:
+        wanted = sorted(set(numbers))
+        found: set[str] = set()
+        for start in range(0, len(wanted), IN_BATCH):
+            batch = wanted[start : start + IN_BATCH]
+            found.update(await self.session.scalars(select(Invoice.number).where(Invoice.number.in_(batch))))
+        return found
+
+    async def orders_by_number(self, numbers: Iterable[str]) -> dict[tuple[uuid.UUID, str], uuid.UUID]:
+        wanted = sorted(set(numbers))
+        found: dict[tuple[uuid.UUID, str], uuid.UUID] = {}
+        for start in range(0, len(wanted), IN_BATCH):
+            batch = wanted[start : start + IN_BATCH]
+            statement = select(PurchaseOrder.id, PurchaseOrder.buyer_id, PurchaseOrder.number).where(
+                PurchaseOrder.number.in_(batch)
+            )
+            for order_id, buyer_id, number in await self.session.execute(statement):
+                found[(buyer_id, number)] = order_id
+        return found
+
+    async def insert_issued(
+        self,
+        invoices: list[tuple],
+        lines: list[tuple],
+        *,
+        source: InvoiceSource,
+        import_id: uuid.UUID | None,
+        now: datetime,
+    ) -> set[uuid.UUID]:
+        """Insert issued invoices (rows in INVOICE_FIELDS order) with their lines; an existing number is skipped.
+
+        Returns the ids of the invoices created: fewer than given when another import took a number meanwhile.
+        """
+        if not invoices:
+            return set()
+        if self.session.bind.dialect.name == "postgresql":
+            return await self._insert_by_copy(invoices, lines, source=source, import_id=import_id, now=now)
+        return await self._insert_plain(invoices, lines, source=source, import_id=import_id, now=now)
+
+    async def _insert_by_copy(self, invoices, lines, *, source, import_id, now) -> set[uuid.UUID]:
+        connection = await self.session.connection()  # begins the transaction, with the tenant set for RLS
+        driver = (await connection.get_raw_connection()).driver_connection
+        await driver.execute(_STAGE_INVOICES)
+        await driver.execute(_STAGE_LINES)
+        await driver.copy_records_to_table("import_stage_invoices", records=invoices, columns=INVOICE_FIELDS)
+        await driver.copy_records_to_table("import_stage_lines", records=lines, columns=LINE_FIELDS)
+        created, _lines = await driver.fetchrow(
+            _MOVE_STAGED, current_tenant(self.session), InvoiceStatus.ISSUED.value, source.value, import_id, now
+        )
+        await driver.execute("DROP TABLE import_stage_invoices, import_stage_lines")
+        return set(created or ())
+
+    async def _insert_plain(self, invoices, lines, *, source, import_id, now) -> set[uuid.UUID]:
+        tenant_id = current_tenant(self.session)
+        extra = {
+            "tenant_id": tenant_id,
+            "status": InvoiceStatus.ISSUED,
+            "source": source,
+            "import_id": import_id,
+            "disputed_amount": 0,
+            "created_at": now,
+            "issued_at": now,
+            "version": 1,
+        }
+        rows = [{**dict(zip(INVOICE_FIELDS, row, strict=True)), **extra} for row in invoices]
+        for row in rows:
+            row["open_amount"] = row["gross_amount"]
+        statement = sqlite_insert(Invoice).on_conflict_do_nothing(index_elements=["tenant_id", "number"])
+        for start in range(0, len(rows), 500):
+            await self.session.execute(statement, rows[start : start + 500])
+        ids = [row[0] for row in invoices]
+        created: set[uuid.UUID] = set()
+        for start in range(0, len(ids), IN_BATCH):
+            statement = select(Invoice.id).where(Invoice.id.in_(ids[start : start + IN_BATCH]))
+            created.update(await self.session.scalars(statement))
+        line_rows = [{**dict(zip(LINE_FIELDS, row, strict=True)), "tenant_id": tenant_id} for row in lines if row[1] in created]
+        for start in range(0, len(line_rows), 500):
+            await self.session.execute(sqlite_insert(InvoiceLine), line_rows[start : start + 500])
+        return created
