@@ -341,6 +341,9 @@ async def record_payment(
         named = sum((_amount(a.amount, currency, "allocations") for a in allocations), ZERO)
         if named > total:
             raise ValidationFailed(_("The allocations add up to more than the payment."), field="allocations")
+        # Each share is checked against the open amount alone, so two shares of one invoice could exceed it.
+        if len({a.invoice_id for a in allocations}) != len(allocations):
+            raise ValidationFailed(_("An allocation names the same invoice twice."), field="allocations")
         for item in sorted(allocations, key=lambda a: str(a.invoice_id)):  # one lock order for every payer
             invoice = await invoices.get(item.invoice_id, for_update=True)
             if invoice is None or invoice.buyer_id != buyer.id:
