@@ -155,7 +155,11 @@ async def _against_order(repository, invoice, lines, order, order_lines) -> list
                 (
                     "unit_price",
                     _("Line %(line)s: unit price %(price)s, the order says %(ordered)s."),
-                    {"line": line.line_no, "price": _plain(line.unit_price), "ordered": _plain(match.unit_price)},
+                    {
+                        "line": line.line_no,
+                        "price": _amount(line.unit_price, invoice.currency),
+                        "ordered": _amount(match.unit_price, invoice.currency),
+                    },
                 )
             )
         if line.tax_rate != match.tax_rate:
@@ -173,10 +177,20 @@ async def _against_order(repository, invoice, lines, order, order_lines) -> list
             (
                 "totals",
                 _("Net %(net)s exceeds the %(left)s left to bill on order %(po)s."),
-                {"net": _plain(invoice.net_amount), "left": _plain(order_net - billed_before), "po": order.number},
+                {
+                    "net": _amount(invoice.net_amount, invoice.currency),
+                    "left": _amount(order_net - billed_before, invoice.currency),
+                    "po": order.number,
+                },
             )
         )
     return findings
+
+
+def _amount(value: Decimal, currency: str) -> str:
+    """Money as an invoice prints it (12.50, not 12.5 or 12.5000); a finer unit price keeps its decimals."""
+    rounded = round_money(value, currency)
+    return str(rounded) if rounded == value else _plain(value)
 
 
 def _plain(value: Decimal) -> str:

@@ -15,10 +15,10 @@ from backend.auth import service as auth
 from backend.db.tenancy import TenantId
 from backend.db.uow import tenant_unit_of_work
 from backend.errors import Conflict, PermissionDenied, ValidationFailed
-from backend.invoices import checks
+from backend.invoices import checks, orders
 from backend.invoices import service as invoices
 from backend.invoices.drafts import InvoiceDraft, LineDraft
-from backend.invoices.models import Invoice, InvoiceStatus, OrderLine, PurchaseOrder
+from backend.invoices.models import Invoice, InvoiceStatus
 from backend.tenants import service as tenants
 from backend.tenants.models import Role
 from tests.conftest import Supplier, bearer, csrf_token, sign_in
@@ -37,23 +37,18 @@ def _scope(supplier: Supplier):
 
 
 async def _order(supplier: Supplier, buyer_id: uuid.UUID, number: str = "PO-2026-0001", lines=ORDERED, currency: str = "CNY"):
+    data = orders.OrderInput(
+        buyer_id=buyer_id,
+        number=number,
+        order_date=ISSUED_ON - timedelta(days=20),
+        currency=currency,
+        lines=[
+            orders.OrderLineInput(description, Decimal(quantity), Decimal(price), Decimal(rate), sku=sku)
+            for sku, description, quantity, price, rate in lines
+        ],
+    )
     async with _scope(supplier) as session:
-        order = PurchaseOrder(buyer_id=buyer_id, number=number, order_date=ISSUED_ON - timedelta(days=20), currency=currency)
-        session.add(order)
-        await session.flush()
-        for line_no, (sku, description, quantity, price, rate) in enumerate(lines, start=1):
-            session.add(
-                OrderLine(
-                    order_id=order.id,
-                    line_no=line_no,
-                    sku=sku,
-                    description=description,
-                    quantity=Decimal(quantity),
-                    unit_price=Decimal(price),
-                    tax_rate=Decimal(rate),
-                )
-            )
-    return order.id
+        return (await orders.create_order(session, owner_of(supplier), data)).id
 
 
 async def _draft(
@@ -171,7 +166,7 @@ async def test_two_lines_of_the_same_item_together_billing_more_than_ordered_are
 async def test_a_unit_price_other_than_the_orders_is_found(world, buyer):
     lines = [("BRG-6204", "Deep groove ball bearing 6204-2RS", "100", "13.20", "13")]
     findings = await _findings(world.a, await _draft(world.a, buyer, lines))
-    assert _only(findings, "unit_price").message_text() == "Line 1: unit price 13.2, the order says 12.5."
+    assert _only(findings, "unit_price").message_text() == "Line 1: unit price 13.20, the order says 12.50."
 
 
 async def test_a_tax_rate_other_than_the_orders_is_found(world, buyer):
@@ -186,7 +181,7 @@ async def test_a_net_total_above_what_is_left_to_bill_on_the_order_is_found(worl
     # The order's 4,690 less the 3,440 billed leaves 1,250; a repeat of the motors bills 3,440 more.
     again = await _draft(world.a, buyer, [("MOT-Y2-90L", "Motor Y2-90L-4 1.5 kW", "4", "860.00", "13")])
     findings = await _findings(world.a, again)
-    assert _only(findings, "totals").message_text() == "Net 3440 exceeds the 1250 left to bill on order PO-2026-0001."
+    assert _only(findings, "totals").message_text() == "Net 3440.00 exceeds the 1250.00 left to bill on order PO-2026-0001."
     assert {"quantity", "totals", "duplicate_billing"} <= {f.check for f in findings}
 
 
@@ -223,7 +218,7 @@ async def test_a_check_the_tenant_made_blocking_stops_issuing_and_the_invoice_st
     with pytest.raises(Conflict) as refused:
         await _issue(world.a, invoice)
     assert refused.value.status_code == 409 and refused.value.field == "findings"
-    assert "Line 1: unit price 13.2, the order says 12.5." in refused.value.translated(lambda m: m)
+    assert "Line 1: unit price 13.20, the order says 12.50." in refused.value.translated(lambda m: m)
     async with _scope(world.a) as session:
         assert (await invoices.get_invoice(session, owner_of(world.a), invoice.id)).status is InvoiceStatus.DRAFT
         assert not await audit.list_entries(session, action="invoice.issued", object_id=str(invoice.id))
@@ -356,7 +351,7 @@ async def test_the_findings_endpoint_gives_each_finding_with_its_message(client,
     body = response.json()
     assert body["issuable"] is True and body["invoice_id"] == str(invoice.id)
     assert [(f["check"], f["severity"], f["message"]) for f in body["findings"]] == [
-        ("unit_price", "warning", "Line 1: unit price 13.2, the order says 12.5."),
+        ("unit_price", "warning", "Line 1: unit price 13.20, the order says 12.50."),
         ("tax", "warning", "Line 1: tax 9 %, the order says 13 %."),
     ]
     chinese = await client.get(
