@@ -275,7 +275,9 @@ class DeliveryController(Controller):
     @get(
         "/{delivery_id:uuid}/files/{file_id:uuid}",
         summary="Download a proof-of-delivery file",
+        description="Sent with the type its content was recognised as, `nosniff`, and a Content-Disposition.",
         media_type="application/octet-stream",
+        response_description="The file's bytes: a PDF, PNG, JPEG, WebP or TIFF",
     )
     async def download_file(self, db: AsyncSession, principal: Principal, delivery_id: uuid.UUID, file_id: uuid.UUID) -> Stream:
         stored, content = await orders.proof_file(db, principal, delivery_id, file_id)
@@ -283,6 +285,7 @@ class DeliveryController(Controller):
             _chunks(content),
             media_type=stored.content_type,
             headers={
+                "Content-Type": stored.content_type,
                 "Content-Disposition": _disposition(stored.filename, stored.content_type),
                 "Content-Length": str(stored.size),
                 "X-Content-Type-Options": "nosniff",
