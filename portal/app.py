@@ -33,9 +33,10 @@ from backend.i18n import gettext, ngettext
 from portal import web
 from portal.console import api_keys, audit_trail, home, invitations, sign_in, team
 from portal.console.buyers import BuyerController
+from portal.console.imports import ImportPageController
+from portal.console.invoice_checks import InvoiceChecksController
 from portal.console.invoices import InvoiceController
 from portal.console.statements import StatementPageController
-from portal.console.invoice_checks import InvoiceChecksController
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("accord.web")
@@ -129,6 +130,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             audit_trail.AuditTrailController,
             BuyerController,
             StatementPageController,
+            ImportPageController,
             InvoiceController,
             InvoiceChecksController,
             sign_in.set_language,

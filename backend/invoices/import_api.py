@@ -70,7 +70,7 @@ class ImportOut:
             status=record.status.value,
             total_rows=record.total_rows,
             processed_rows=record.processed_rows,
-            progress_percent=progress_percent(record),
+            progress_percent=imports.progress_percent(record),
             created_invoices=record.created_invoices,
             unchanged_invoices=record.unchanged_invoices,
             error_count=record.error_count,
@@ -80,12 +80,6 @@ class ImportOut:
             created_at=record.created_at,
             finished_at=record.finished_at,
         )
-
-
-def progress_percent(record: InvoiceImport) -> int:
-    if record.status.value == "done":
-        return 100
-    return min(100, record.processed_rows * 100 // record.total_rows) if record.total_rows else 0
 
 
 @dataclass

@@ -70,6 +70,12 @@ def import_view(record: InvoiceImport) -> dict:
     }
 
 
+def progress_percent(record: InvoiceImport) -> int:
+    if record.status is ImportStatus.DONE:
+        return 100
+    return min(100, record.processed_rows * 100 // record.total_rows) if record.total_rows else 0
+
+
 # --- checking and storing a chunk's invoices ------------------------------------------------
 
 
