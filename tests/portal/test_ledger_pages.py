@@ -300,3 +300,47 @@ async def test_another_suppliers_buyers_and_invoices_are_not_found(client, world
     assert "Alice Only Trading" not in (await client.get("/console/buyers")).text
     async with tenant_unit_of_work(TenantId(world.a.tenant_id)) as session:
         assert len(await buyers.list_contacts(session, owner_of(world.a), buyer_id)) == 1
+
+
+async def test_the_invoice_page_shows_its_order_and_deliveries_with_proof_files_others_cannot_fetch(client, world):
+    import io
+
+    from backend.invoices import orders
+
+    buyer_id = await make_buyer(world.a, "Delivered To Ltd")
+    principal = owner_of(world.a)
+    async with tenant_unit_of_work(TenantId(world.a.tenant_id)) as session:
+        order = await orders.create_order(
+            session,
+            principal,
+            orders.OrderInput(
+                buyer_id=buyer_id,
+                number="PO-7001",
+                order_date=TODAY - timedelta(days=20),
+                currency="CNY",
+                lines=[orders.OrderLineInput("Bearing 6204", Decimal("10"), Decimal("100.00"), Decimal("13"))],
+            ),
+        )
+    invoice = await make_invoice(world.a, buyer_id, lines=ONE_LINE, po_reference="PO-7001")
+    async with tenant_unit_of_work(TenantId(world.a.tenant_id)) as session:
+        delivery = await orders.create_delivery(
+            session,
+            principal,
+            orders.DeliveryInput(
+                number="DN-55", delivered_on=TODAY - timedelta(days=12), order_id=order.id, carrier="SF Express"
+            ),
+        )
+        stored = await orders.attach_proof(
+            session, principal, delivery.id, filename="signed-pod.pdf", source=io.BytesIO(b"%PDF-1.4\nsigned by Li Wei\n%%EOF")
+        )
+    await sign_in(client, world.a.finance)
+    page = await client.get(f"/console/invoices/{invoice.id}")
+    assert "PO-7001" in page.text and "DN-55" in page.text and "SF Express" in page.text and "signed-pod.pdf" in page.text
+    link = f"/console/invoices/{invoice.id}/deliveries/{delivery.id}/files/{stored.id}"
+    assert link in page.text
+    proof = await client.get(link)
+    assert proof.status_code == 200 and proof.content.startswith(b"%PDF") and proof.headers["x-content-type-options"] == "nosniff"
+
+    await client.post("/console/sign-out", data={"_csrf_token": await csrf_token(client, "/console")})
+    await sign_in(client, world.b.finance)
+    assert (await client.get(link)).status_code == 404
