@@ -400,7 +400,8 @@ class InvoiceDetails:
     invoice: Invoice
     lines: Sequence[InvoiceLine]
     balance: Balance
-    order: OrderDetails | None
+    order: PurchaseOrder | None
+    order_lines: Sequence[OrderLine]
     deliveries: list[DeliveryDetails]
 
 
@@ -408,17 +409,15 @@ async def invoice_details(
     session: AsyncSession, principal: Principal, invoice_id: uuid.UUID, *, today: date | None = None
 ) -> InvoiceDetails:
     invoice = await get_invoice(session, principal, invoice_id)
-    order = None
-    if invoice.order_id:
-        order_row = await OrderRepository(session).get(invoice.order_id)
-        if order_row is not None:
-            order = OrderDetails(order_row, await OrderRepository(session).lines(order_row.id), [], [])
+    orders = OrderRepository(session)
+    order = await orders.get(invoice.order_id) if invoice.order_id else None
     deliveries = DeliveryRepository(session)
     return InvoiceDetails(
         invoice,
         await InvoiceRepository(session).lines(invoice.id),
         invoice_balance(invoice, today or date.today()),
         order,
+        await orders.lines(order.id) if order else [],
         await _with_files(deliveries, await deliveries.for_invoice(invoice)),
     )
 

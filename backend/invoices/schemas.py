@@ -396,17 +396,23 @@ class DeliveryPage:
 
 
 @dataclass
-class OrderDetailOut(OrderOut):
+class OrderWithLinesOut(OrderOut):
     lines: list[OrderLineOut]
+
+    @classmethod
+    def of_lines(cls, order: PurchaseOrder, lines) -> OrderWithLinesOut:
+        return cls(**vars(OrderOut.of(order)), lines=[OrderLineOut.of(line, order.currency) for line in lines])
+
+
+@dataclass
+class OrderDetailOut(OrderWithLinesOut):
     deliveries: list[DeliveryOut]
     invoice_ids: list[uuid.UUID]
 
     @classmethod
     def of_details(cls, details: OrderDetails) -> OrderDetailOut:
-        order = details.order
         return cls(
-            **vars(OrderOut.of(order)),
-            lines=[OrderLineOut.of(line, order.currency) for line in details.lines],
+            **vars(OrderWithLinesOut.of_lines(details.order, details.lines)),
             deliveries=[DeliveryOut.of(d) for d in details.deliveries],
             invoice_ids=[i.id for i in details.invoices],
         )
@@ -424,7 +430,7 @@ class OrderPage:
 class InvoiceDetailOut(InvoiceOut):
     lines: list[InvoiceLineOut]
     balance: BalanceOut
-    order: OrderDetailOut | None
+    order: OrderWithLinesOut | None
     deliveries: list[DeliveryOut]
 
     @classmethod
@@ -434,7 +440,7 @@ class InvoiceDetailOut(InvoiceOut):
             **vars(InvoiceOut.of(invoice)),
             lines=[InvoiceLineOut.of(line, invoice.currency) for line in details.lines],
             balance=BalanceOut.of(details.balance),
-            order=OrderDetailOut.of_details(details.order) if details.order else None,
+            order=OrderWithLinesOut.of_lines(details.order, details.order_lines) if details.order else None,
             deliveries=[DeliveryOut.of_details(d) for d in details.deliveries],
         )
 

@@ -376,3 +376,18 @@ async def test_a_document_number_is_used_once_per_kind(client, world):
     assert (await client.post("/api/v1/payments", json=body, headers=headers)).status_code == 201
     again = await client.post("/api/v1/payments", json=body, headers=headers)
     assert again.status_code == 409 and again.json()["field"] == "document_number"
+
+
+async def test_a_create_and_issue_stopped_by_a_blocking_finding_leaves_no_draft_behind(client, world):
+    buyer_id = await make_buyer(world.a)
+    headers = bearer(world.a.api_key)
+    stem = secrets.token_hex(3).upper()
+    await make_invoice(world.a, buyer_id, number=f"INV-{stem}-1")
+    before = await count_rows(world.a)
+    # Reads the same once punctuation is ignored: the duplicate-number check blocks issuing by default.
+    response = await client.post(
+        "/api/v1/invoices", json=invoice_body(buyer_id, number=f"INV.{stem}.1", issue=True), headers=headers
+    )
+    assert response.status_code == 409 and response.json()["field"] == "findings", response.text
+    assert await count_rows(world.a) == before
+    assert (await client.get("/api/v1/invoices", params={"q": f"INV.{stem}"}, headers=headers)).json()["total"] == 0
