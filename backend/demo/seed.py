@@ -358,7 +358,7 @@ LEDGER = {
             "interest": "逾期利息（合同第 7 条，年化 6%）",
             "bank_charges": "Bank charges deducted by the remitting bank",
             "instalment": "First instalment as agreed on the phone with the buyer's CFO",
-            "on_account": "Advance payment for the next order",
+            "on_account": "Settles the oldest open invoice; the rest is an advance for the next order",
         },
     },
     "nordlicht-components": {
@@ -372,7 +372,7 @@ LEDGER = {
             "interest": "Verzugszinsen § 288 BGB",
             "bank_charges": "Bank charges deducted by the remitting bank",
             "instalment": "First instalment under the payment plan of the 12th",
-            "on_account": "Advance payment for the next order",
+            "on_account": "Settles the oldest open invoice; the rest is an advance for the next order",
         },
     },
 }
@@ -645,31 +645,34 @@ class _Story:
         )
 
     async def on_account(self, day: date, plan: _Planned, details: dict, plans: list[_Planned]) -> None:
-        owed = sum(
-            (
-                p.invoice.open_amount
-                for p in plans
-                if p.buyer_id == plan.buyer_id and p.currency == plan.currency and self._open(p)
-            ),
-            ZERO,
+        """The buyer settles its oldest open invoice by name and sends more than that: the rest stays on account."""
+        owing = sorted(
+            (p for p in plans if p.buyer_id == plan.buyer_id and p.currency == plan.currency and self._open(p)),
+            key=lambda p: p.due_date,
         )
+        settled = [invoices.PaymentAllocation(owing[0].invoice.id, owing[0].invoice.open_amount)] if owing else []
         await invoices.record_payment(
             self.session,
             self.collector,
             buyer_id=plan.buyer_id,
-            amount=owed + Decimal("20000.00"),
+            amount=sum((a.amount for a in settled), ZERO) + Decimal("20000.00"),
             currency=plan.currency,
             entry_date=day,
             document_number=self._document(self.spec["bank"], day),
+            allocations=settled or None,
             reason=self.spec["texts"][details["text"]],
         )
 
     async def drafts(self, plans: list[_Planned], sequence: int, today: date) -> None:
         """Invoices being prepared today: one clean, one the audit warns about, two it stops."""
-        home = [p for p in plans if p.currency == self.spec["currency"] and p.po_number]
-        buyer_plan = next(p for p in reversed(home) if p.buyer["profile"] == "prompt" and not p.buyer.get("reverse_charge"))
+        # Four buyers invoiced at home rate, the latest first: one draft each.
+        taxed = {
+            p.buyer_id: p
+            for p in plans
+            if p.currency == self.spec["currency"] and not p.buyer.get("reverse_charge") and p.buyer["profile"] != "insolvent"
+        }
         kinds = ["clean", "unit_price", "blocked_by_setting", "lookalike_number"]
-        for offset, kind in enumerate(kinds):
+        for offset, (kind, buyer_plan) in enumerate(zip(kinds, reversed(taxed.values()), strict=False)):
             lines = _line_drafts(self.spec, buyer_plan.buyer, self.rng)
             po_number = f"{buyer_plan.buyer['po'].format(y=today.year)}{9000 + offset:04d}"
             await orders.create_order(
