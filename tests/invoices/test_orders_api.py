@@ -192,6 +192,8 @@ async def test_a_proof_of_delivery_file_is_kept_with_its_sha256_and_downloaded_s
     ).json()["items"]
     attached = next(e for e in events if e["action"] == "delivery.proof_attached")
     assert attached["after"]["sha256"] == stored["sha256"]
+    created = next(e for e in events if e["action"] == "delivery.created")
+    assert created["before"] is None and created["after"]["number"] == delivery["number"]
 
 
 async def test_every_allowed_image_type_is_recognised_by_its_content(client, world):
