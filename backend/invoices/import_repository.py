@@ -127,6 +127,11 @@ class ImportRepository:
                             found.setdefault(key, match)
         return found
 
+    @property
+    def insert_skips_existing(self) -> bool:
+        """True where `insert_issued` itself skips existing numbers cheaply (ON CONFLICT on PostgreSQL)."""
+        return self.session.bind.dialect.name == "postgresql"
+
     async def existing_numbers(self, numbers: Iterable[str]) -> set[str]:
         wanted = sorted(set(numbers))
         found: set[str] = set()
@@ -173,6 +178,8 @@ class ImportRepository:
         await driver.execute(_STAGE_LINES)
         await driver.copy_records_to_table("import_stage_invoices", records=invoices, columns=INVOICE_FIELDS)
         await driver.copy_records_to_table("import_stage_lines", records=lines, columns=LINE_FIELDS)
+        # Without statistics the planner joins the staged lines to the created invoices by nested loops.
+        await driver.execute("ANALYZE import_stage_invoices, import_stage_lines")
         created, _lines = await driver.fetchrow(
             _MOVE_STAGED, current_tenant(self.session), InvoiceStatus.ISSUED.value, source.value, import_id, now
         )

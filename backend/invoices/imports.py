@@ -95,11 +95,19 @@ def _problem_at(candidate: Candidate, problem: Problem) -> RowError:
 
 
 async def _check(
-    session: AsyncSession, candidates: list[Candidate], *, identifiers: bool, problem_at=_problem_at, every_row: bool = False
+    session: AsyncSession,
+    candidates: list[Candidate],
+    *,
+    identifiers: bool,
+    problem_at=_problem_at,
+    every_row: bool = False,
+    storing: bool = False,
 ) -> _Checked:
     """Which candidates can be stored, which are already in the ledger (unchanged), and every problem of the rest.
 
     `every_row`: an unknown buyer is reported on each row that names it (CSV), not once per invoice.
+    `storing`: the candidates are about to be inserted, and where the insert skips existing numbers
+    itself, they are not looked up first (those skipped are counted as unchanged after the insert).
     """
     checked = _Checked()
     valid: list[Candidate] = []
@@ -113,7 +121,8 @@ async def _check(
             valid.append(candidate)
     repository = ImportRepository(session)
     buyers = await repository.buyers_by_keys((key for c in valid for key in c.buyer_keys), identifiers=identifiers)
-    existing = await repository.existing_numbers(c.number for c in valid)
+    skip_lookup = storing and repository.insert_skips_existing
+    existing = set() if skip_lookup else await repository.existing_numbers(c.number for c in valid)
     for candidate in valid:
         buyer = next((buyers[key] for key in candidate.buyer_keys if key in buyers), None)
         if buyer is None:
@@ -415,9 +424,9 @@ async def import_chunk(session: AsyncSession, run: ImportRun, chunk: Chunk) -> N
         return  # a second delivery of the job got here first
     identifiers = run.format == "ubl"
     if identifiers:
-        checked = await _check(session, chunk.candidates, identifiers=True, problem_at=_ubl_problem_at)
+        checked = await _check(session, chunk.candidates, identifiers=True, problem_at=_ubl_problem_at, storing=True)
     else:
-        checked = await _check(session, chunk.candidates, identifiers=False, every_row=True)
+        checked = await _check(session, chunk.candidates, identifiers=False, every_row=True, storing=True)
     source = InvoiceSource.UBL if identifiers else InvoiceSource.CSV
     created = await _store(session, checked.ready, source=source, import_id=record.id)
     errors = chunk.errors + checked.errors
