@@ -357,7 +357,7 @@ LEDGER = {
             "write_off": "客户破产清算，债权已向管理人申报；按信保理赔后核销",
             "interest": "逾期利息（合同第 7 条，年化 6%）",
             "bank_charges": "Bank charges deducted by the remitting bank",
-            "instalment": "First instalment as agreed on the phone with the buyer's CFO",
+            "instalment": "第一期分期付款（与买方财务总监电话约定）",
             "on_account": "Settles the oldest open invoice; the rest is an advance for the next order",
         },
     },
