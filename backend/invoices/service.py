@@ -211,11 +211,13 @@ def derive_status(invoice: Invoice, totals: dict[EntryKind, Decimal]) -> Invoice
     credited = totals.get(EntryKind.CREDIT_NOTE, ZERO)
     written_off = totals.get(EntryKind.WRITE_OFF, ZERO)
     if invoice.open_amount <= 0:
-        if paid > 0:
-            return InvoiceStatus.PAID
-        if written_off > 0 and written_off >= credited:
-            return InvoiceStatus.WRITTEN_OFF
-        return InvoiceStatus.CREDITED
+        # A closed invoice is named by what closed most of it: 950 paid and 50 written off is paid,
+        # 100 paid and 900 written off is a loss (ties go to the payment, then the credit note).
+        closed_by = max(
+            ((paid, 2, InvoiceStatus.PAID), (credited, 1, InvoiceStatus.CREDITED), (written_off, 0, InvoiceStatus.WRITTEN_OFF)),
+            key=lambda share: share[:2],
+        )
+        return closed_by[2]
     if invoice.disputed_amount > 0:
         return InvoiceStatus.DISPUTED
     return InvoiceStatus.PARTIALLY_PAID if paid > 0 else InvoiceStatus.ISSUED

@@ -165,6 +165,18 @@ async def test_a_full_credit_note_makes_an_invoice_credited_and_a_full_write_off
         assert await ledger.buyer_balances(session, owner_of(world.a), buyer_id) == []
 
 
+async def test_a_closed_invoice_is_named_by_what_closed_most_of_it(world):
+    buyer_id = await make_buyer(world.a)
+    short_paid = await make_invoice(world.a, buyer_id)  # 1,130.00
+    mostly_lost = await make_invoice(world.a, buyer_id)  # 1,130.00
+    await pay(world.a, buyer_id, "1100.00", allocations=[PaymentAllocation(short_paid.id, "1100.00")])
+    await record(world.a, "write_off", short_paid.id, "30.00")  # 1,100.00 paid, 30.00 written off
+    await pay(world.a, buyer_id, "130.00", allocations=[PaymentAllocation(mostly_lost.id, "130.00")])
+    await record(world.a, "write_off", mostly_lost.id, "1000.00")  # 130.00 paid, 1,000.00 written off
+    assert (await reload(world.a, short_paid.id)).status is InvoiceStatus.PAID
+    assert (await reload(world.a, mostly_lost.id)).status is InvoiceStatus.WRITTEN_OFF
+
+
 async def test_a_partial_write_off_leaves_the_rest_open(world):
     buyer_id = await make_buyer(world.a)
     invoice = await make_invoice(world.a, buyer_id)  # 1,130.00
