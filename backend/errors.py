@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from backend.i18n import Translatable
+
 
 class DomainError(Exception):
     status_code = 400
@@ -15,7 +17,10 @@ class DomainError(Exception):
 
     def translated(self, gettext) -> str:
         text = gettext(self.message)
-        return text % self.params if self.params else text
+        if not self.params:
+            return text
+        # A parameter that is a message itself (a status label) is read in the same language.
+        return text % {key: gettext(value) if isinstance(value, Translatable) else value for key, value in self.params.items()}
 
 
 class NotFound(DomainError):

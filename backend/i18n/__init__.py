@@ -44,6 +44,10 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return translations(current_language.get()).ngettext(singular, plural, n)
 
 
+class Translatable(str):
+    """A message-parameter that is itself a message: translated with the message that carries it."""
+
+
 def _(message: str) -> str:
     """Marks a message for extraction; translation happens where it is shown (`gettext`)."""
     return message

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db.base import Model, TenantOwned, new_id, utcnow
+from backend.i18n import _
 
 AMOUNT = Numeric(19, 4)
 QUANTITY = Numeric(19, 4)
@@ -61,6 +62,24 @@ class EntryKind(enum.StrEnum):
     WRITE_OFF = "write_off"
     # Positive adds to what the buyer owes (a late fee, a re-bill), negative takes from it.
     ADJUSTMENT = "adjustment"
+
+
+# What people read for each status and entry kind (translated where shown).
+STATUS_LABELS = {
+    InvoiceStatus.DRAFT: _("Draft"),
+    InvoiceStatus.ISSUED: _("Issued"),
+    InvoiceStatus.PARTIALLY_PAID: _("Partially paid"),
+    InvoiceStatus.PAID: _("Paid"),
+    InvoiceStatus.DISPUTED: _("Disputed"),
+    InvoiceStatus.CREDITED: _("Credited"),
+    InvoiceStatus.WRITTEN_OFF: _("Written off"),
+}
+ENTRY_KINDS = {
+    EntryKind.PAYMENT: _("Payment"),
+    EntryKind.CREDIT_NOTE: _("Credit note"),
+    EntryKind.WRITE_OFF: _("Write-off"),
+    EntryKind.ADJUSTMENT: _("Adjustment"),
+}
 
 
 class PurchaseOrder(TenantOwned, Model):

@@ -21,9 +21,10 @@ from backend.buyers.models import Buyer
 from backend.buyers.repository import BuyerRepository
 from backend.db.base import utcnow
 from backend.errors import Conflict, NotFound, ValidationFailed
-from backend.i18n import _
+from backend.i18n import Translatable, _
 from backend.invoices.drafts import InvoiceDraft, invoice_totals, line_totals, validate_draft
 from backend.invoices.models import (
+    STATUS_LABELS,
     Allocation,
     EntryKind,
     Invoice,
@@ -151,9 +152,9 @@ async def issue_invoice(
     invoice = await get_invoice(session, principal, invoice_id, for_update=True)
     if invoice.status is not InvoiceStatus.DRAFT:
         raise Conflict(
-            _("Only a draft invoice can be issued; this one is %(status)s."),
+            _("Only a draft invoice can be issued (status: %(status)s)."),
             field="status",
-            params={"status": invoice.status.value},
+            params={"status": Translatable(STATUS_LABELS[invoice.status])},
         )
     findings = await checks.audit_invoice(session, invoice, today=today)
     blocking = [f for f in findings if f.blocking]
@@ -174,7 +175,7 @@ async def issue_invoice(
         "invoice",
         invoice.id,
         before=before,
-        after={**invoice_view(invoice), "findings": [f.check for f in findings]},
+        after={**invoice_view(invoice), "findings": [{"check": f.check, "message": f.message % f.params} for f in findings]},
     )
     return invoice
 
@@ -412,9 +413,9 @@ async def _record_against_invoice(
     invoice = await get_invoice(session, principal, invoice_id, for_update=True)
     if invoice.status not in OPEN_STATUSES:
         raise Conflict(
-            _("Invoice %(number)s is %(status)s: nothing is open on it."),
+            _("Invoice %(number)s has nothing open (status: %(status)s)."),
             field="invoice_id",
-            params={"number": invoice.number, "status": invoice.status.value},
+            params={"number": invoice.number, "status": Translatable(STATUS_LABELS[invoice.status])},
         )
     value = _amount(amount, invoice.currency)
     if kind is EntryKind.ADJUSTMENT:

@@ -343,10 +343,10 @@ def statement_pdf(statement: Statement) -> bytes:
     buyer = statement.buyer
     story = [
         Paragraph(escape(gettext("Statement of account")), title),
-        text(f"{gettext('From')}: {statement.supplier_name}"),
-        text(f"{gettext('To')}: {buyer.legal_name} ({buyer.reference})"),
-        text(f"{gettext('As of')}: {format_date(statement.as_of, format='long', locale=locale)}"),
-        text(f"{gettext('Payment terms')}: " + gettext("%(days)s days") % {"days": buyer.payment_terms_days}),
+        text(gettext("Supplier") + f": {statement.supplier_name}"),
+        text(gettext("Buyer") + f": {buyer.legal_name} ({buyer.reference})"),
+        text(gettext("As of") + ": " + format_date(statement.as_of, format="long", locale=locale)),
+        text(gettext("Payment terms") + ": " + gettext("%(days)s days") % {"days": buyer.payment_terms_days}),
         Spacer(1, 4 * mm),
     ]
     if not statement.currencies:
@@ -362,10 +362,10 @@ def statement_pdf(statement: Statement) -> bytes:
         table.setStyle(grid)
         table.setStyle(TableStyle([("ALIGN", (0, 1), (-1, -1), "RIGHT")]))
         story.append(table)
-        notes = [f"{gettext('Disputed')}: {_money(figures.disputed, currency, locale)}"]
+        notes = [gettext("Disputed") + ": " + _money(figures.disputed, currency, locale)]
         if figures.on_account:
-            notes.append(f"{gettext('Paid on account, not yet applied')}: {_money(figures.on_account, currency, locale)}")
-            notes.append(f"{gettext('Balance after payments on account')}: {_money(figures.net_balance, currency, locale)}")
+            notes.append(gettext("Paid on account, not yet applied") + ": " + _money(figures.on_account, currency, locale))
+            notes.append(gettext("Balance after payments on account") + ": " + _money(figures.net_balance, currency, locale))
         story += [Spacer(1, 2 * mm), *(text(note) for note in notes)]
 
     if statement.items:
@@ -431,7 +431,7 @@ def statement_pdf(statement: Statement) -> bytes:
         rightMargin=18 * mm,
         topMargin=18 * mm,
         bottomMargin=18 * mm,
-        title=f"{gettext('Statement of account')} {buyer.legal_name} {statement.as_of.isoformat()}",
+        title=gettext("Statement of account") + f" {buyer.legal_name} {statement.as_of.isoformat()}",
         author=statement.supplier_name,
     )
     document.build(story, canvasmaker=NumberedCanvas)

@@ -19,7 +19,7 @@ from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.i18n import _, gettext
 from backend.invoices import checks, orders, statements
 from backend.invoices import service as ledger
-from backend.invoices.models import EntryKind, InvoiceStatus
+from backend.invoices.models import ENTRY_KINDS, STATUS_LABELS, InvoiceStatus
 from backend.invoices.repository import InvoiceFilter
 from backend.money import is_currency
 from portal import web
@@ -31,21 +31,6 @@ BUYER_CHOICES = 300  # the buyer filter's list; a longer list is searched from t
 FILTERS = ("q", "status", "buyer", "currency", "overdue", "issued_from", "issued_to", "due_from", "due_to")
 ENTRY_FIELDS = ("amount", "entry_date", "document_number", "reason")
 
-STATUS_LABELS = {
-    InvoiceStatus.DRAFT: _("Draft"),
-    InvoiceStatus.ISSUED: _("Issued"),
-    InvoiceStatus.PARTIALLY_PAID: _("Partially paid"),
-    InvoiceStatus.PAID: _("Paid"),
-    InvoiceStatus.DISPUTED: _("Disputed"),
-    InvoiceStatus.CREDITED: _("Credited"),
-    InvoiceStatus.WRITTEN_OFF: _("Written off"),
-}
-ENTRY_KINDS = {
-    EntryKind.PAYMENT: _("Payment"),
-    EntryKind.CREDIT_NOTE: _("Credit note"),
-    EntryKind.WRITE_OFF: _("Write-off"),
-    EntryKind.ADJUSTMENT: _("Adjustment"),
-}
 # The three forms of the invoice page: what each records and who may use it.
 ENTRY_FORMS = {
     "credit-notes": (ledger.record_credit_note, Permission.APPROVE_LEDGER),

@@ -241,7 +241,9 @@ async def test_a_warning_lets_the_invoice_issue_and_the_audit_entry_records_the_
     assert issued.status is InvoiceStatus.ISSUED
     async with _scope(world.a) as session:
         (entry,) = await audit.list_entries(session, action="invoice.issued", object_id=str(invoice.id))
-    assert entry.after["findings"] == ["missing_order", "due_date"]
+    assert [f["check"] for f in entry.after["findings"]] == ["missing_order", "due_date"]
+    # The trail keeps what the finance team was shown, not only the check's name.
+    assert entry.after["findings"][0]["message"] == "The invoice names no purchase order."
 
 
 async def test_making_duplicate_numbers_a_warning_lets_a_lookalike_number_issue(world, buyer):
