@@ -321,7 +321,7 @@ def statement_pdf(statement: Statement) -> bytes:
                 self.setFont(font, 8)
                 self.setFillColor(colors.grey)
                 self.drawRightString(A4[0] - 18 * mm, 10 * mm, page_label % {"page": self._pageNumber, "pages": total})
-                self.drawString(18 * mm, 10 * mm, f"{statement.supplier_name} · {statement.buyer.legal_name}")
+                self.drawString(18 * mm, 10 * mm, f"{statement.supplier_name} — {statement.buyer.legal_name}")
                 super().showPage()
             super().save()
 
