@@ -239,6 +239,18 @@ CSV_COLUMNS = (
 )
 
 
+# Names and numbers come from buyers and ERPs; a spreadsheet would run one starting like a formula.
+_TEXT_COLUMNS = frozenset({"buyer_reference", "buyer_name", "invoice_number", "po_reference"})
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(column: str, value) -> str:
+    text = "" if value is None else str(value)
+    if column in _TEXT_COLUMNS and text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
 def statement_csv(statement: Statement) -> str:
     """Items, then per currency one row per aging bucket and a total: plain figures, so a spreadsheet can sum them.
 
@@ -254,7 +266,7 @@ def statement_csv(statement: Statement) -> str:
 
     def row(**values) -> list[str]:
         merged = {**common, **values}
-        return ["" if merged.get(column) is None else str(merged[column]) for column in CSV_COLUMNS]
+        return [_cell(column, merged.get(column)) for column in CSV_COLUMNS]
 
     for item in statement.items:
         writer.writerow(

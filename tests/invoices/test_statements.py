@@ -313,3 +313,13 @@ async def test_the_api_answers_404_for_another_suppliers_buyer(client, world):
         )
         assert response.status_code == 404
         assert "Alice" not in response.text
+
+
+async def test_a_buyer_name_that_reads_as_a_formula_stays_text_in_the_csv(world):
+    buyer_id = await make_buyer(world.a, '=HYPERLINK("http://evil.example","Click")')
+    await make_invoice(world.a, buyer_id, lines=ONE_LINE_1130, number="+INV-1")
+    rows = list(csv.DictReader(io.StringIO(statements.statement_csv(await _statement(world.a, buyer_id)).lstrip("\ufeff"))))
+    item = next(r for r in rows if r["row"] == "item")
+    assert item["buyer_name"] == '\'=HYPERLINK("http://evil.example","Click")'
+    assert item["invoice_number"] == "'+INV-1"
+    assert Decimal(item["open_amount"]) == Decimal("1130.00")
