@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from operator import itemgetter
 from typing import TextIO
 
 from backend.errors import ValidationFailed
@@ -142,7 +143,7 @@ def scattered_numbers(stream: TextIO) -> set[str]:
     scattered: set[str] = set()
     current = None
     for record in reader:
-        if not any(cell.strip() for cell in record):
+        if not "".join(record).strip():
             continue
         number = record[at].strip() if at < len(record) else ""
         if number != current:
@@ -165,23 +166,38 @@ def _decimal(value: str) -> Decimal:
     return result
 
 
+# The cells a row is read from, in this order (`_Rows.parse` unpacks them so).
+_ROW_CELLS = (
+    "invoice_number",
+    *INVOICE_COLUMNS,
+    "description",
+    "quantity",
+    "unit_price",
+    "tax_rate",
+    "sku",
+    "unit",
+)
+
+
 class _Rows:
     """Reads data rows into invoices, row by row, checking each field and naming the bad ones."""
 
     def __init__(self, columns: dict[str, int], scattered: set[str]) -> None:
-        self.index = {name: columns.get(name) for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)}
+        # A row is cut or padded to the header's width plus one empty cell, which absent columns point at.
+        self.width = max(columns.values()) + 1
+        self.cells = itemgetter(*(columns.get(name, self.width) for name in _ROW_CELLS))
         self.scattered = scattered
         self.currencies = known_currencies()
 
-    def value(self, record: list[str], name: str) -> str:
-        at = self.index[name]
-        return record[at].strip() if at is not None and at < len(record) else ""
-
     def parse(self, row: int, record: list[str], errors: list[RowError]) -> tuple[dict, LineDraft | None]:
-        value = self.value
-        head = {name: value(record, name) for name in ("invoice_number", *INVOICE_COLUMNS)}
+        width = self.width
+        if len(record) != width:
+            record = record[:width] + [""] * (width - len(record))
+        record.append("")
+        number, buyer, currency, issue, due, delivery, po, description, *raw_amounts, sku, unit = [
+            cell.strip() for cell in self.cells(record)
+        ]
         before = len(errors)
-        number = head["invoice_number"]
         if not number:
             errors.append(RowError(row, "invoice_number", _("The invoice number is missing.")))
         elif len(number) > MAX_NUMBER:
@@ -190,49 +206,56 @@ class _Rows:
             errors.append(
                 RowError(row, "invoice_number", _("The rows of invoice %(number)s are not consecutive."), {"number": number})
             )
-        if not head["buyer_reference"]:
+        if not buyer:
             errors.append(RowError(row, "buyer_reference", _("The buyer is missing.")))
-        currency = head["currency"].upper()
-        head["currency"] = currency
+        currency = currency.upper()
         if currency not in self.currencies:
-            errors.append(RowError(row, "currency", _("Unknown currency code: %(value)s."), {"value": head["currency"]}))
-        for name in ("issue_date", "due_date", "delivery_date"):
+            errors.append(RowError(row, "currency", _("Unknown currency code: %(value)s."), {"value": currency}))
+        dates = []
+        for name, raw in (("issue_date", issue), ("due_date", due), ("delivery_date", delivery)):
             try:
-                head[name] = _date(head[name])
+                dates.append(_date(raw))
             except ValueError:
                 errors.append(
-                    RowError(
-                        row, name, _("%(field)s is not a date as yyyy-mm-dd: %(value)s."), {"field": name, "value": head[name]}
-                    )
+                    RowError(row, name, _("%(field)s is not a date as yyyy-mm-dd: %(value)s."), {"field": name, "value": raw})
                 )
-                head[name] = None
-        if head["issue_date"] is None and not any(e.field == "issue_date" for e in errors[before:]):
+                dates.append(None)
+        if not issue:
             errors.append(RowError(row, "issue_date", _("The issue date is missing.")))
-        amounts = {}
-        for name in ("quantity", "unit_price", "tax_rate"):
-            raw = value(record, name)
+        head = {
+            "invoice_number": number,
+            "buyer_reference": buyer,
+            "currency": currency,
+            "issue_date": dates[0],
+            "due_date": dates[1],
+            "delivery_date": dates[2],
+            "po_reference": po,
+        }
+        amounts = []
+        for name, raw in zip(("quantity", "unit_price", "tax_rate"), raw_amounts, strict=True):
             try:
-                amounts[name] = _decimal(raw)
+                amounts.append(_decimal(raw))
             except (InvalidOperation, ValueError):
                 errors.append(RowError(row, name, _("%(field)s is not a number: %(value)s."), {"field": name, "value": raw}))
-        if "quantity" in amounts and amounts["quantity"] <= 0:
+                amounts.append(None)
+        quantity, unit_price, tax_rate = amounts
+        if quantity is not None and quantity <= 0:
             errors.append(RowError(row, "quantity", _("The quantity must be above zero.")))
-        if "unit_price" in amounts and amounts["unit_price"] < 0:
+        if unit_price is not None and unit_price < 0:
             errors.append(RowError(row, "unit_price", _("The unit price is negative.")))
-        if "tax_rate" in amounts and not (0 <= amounts["tax_rate"] <= 100):
+        if tax_rate is not None and not (0 <= tax_rate <= 100):
             errors.append(RowError(row, "tax_rate", _("The tax rate must be 0–100 %%.")))
-        description = value(record, "description")
         if not description:
             errors.append(RowError(row, "description", _("The line has no description.")))
         if len(errors) > before:
             return head, None
         line = LineDraft(
             description=description[:500],
-            quantity=amounts["quantity"],
-            unit_price=amounts["unit_price"],
-            tax_rate=amounts["tax_rate"],
-            sku=value(record, "sku")[:64] or None,
-            unit=value(record, "unit")[:16] or "EA",
+            quantity=quantity,
+            unit_price=unit_price,
+            tax_rate=tax_rate,
+            sku=sku[:64] or None,
+            unit=unit[:16] or "EA",
         )
         return head, line
 
@@ -255,7 +278,7 @@ def read_chunks(stream: TextIO, *, scattered: set[str], chunk_rows: int = 2000, 
     current_head: dict | None = None
     for record in reader:
         row += 1
-        if not any(cell.strip() for cell in record):
+        if not "".join(record).strip():
             chunk.rows += 1  # a blank line: counted, so row numbers and progress stay the file's
             continue
         errors_before = len(chunk.errors)
