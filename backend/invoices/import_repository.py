@@ -2,8 +2,10 @@
 
 On PostgreSQL the insert takes the fast path: the chunk is COPYed into TEMP staging tables (RLS
 forbids COPY straight into the tenant's tables), then moved with one `INSERT … SELECT … ON CONFLICT
-(tenant_id, number) DO NOTHING`, which runs under RLS with the tenant of the transaction. SQLite
-inserts the same rows with plain multi-row inserts.
+(tenant_id, number) DO NOTHING`, which runs under RLS with the tenant of the transaction. The staged
+amounts are the Decimals' text (asyncpg's binary encoding of a Decimal costs several times its `str`),
+cast back to numeric by the move; the lines' ids are made there too. SQLite inserts the same rows
+with plain multi-row inserts.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.buyers.models import Buyer
+from backend.db.base import new_id
 from backend.db.tenancy import current_tenant
 from backend.invoices.models import Invoice, InvoiceImport, InvoiceLine, InvoiceSource, InvoiceStatus, PurchaseOrder
 
@@ -40,7 +43,6 @@ INVOICE_FIELDS = (
     "gross_amount",
 )
 LINE_FIELDS = (
-    "id",
     "invoice_id",
     "line_no",
     "sku",
@@ -56,27 +58,27 @@ LINE_FIELDS = (
 
 _STAGE_INVOICES = """CREATE TEMP TABLE import_stage_invoices (
     id uuid, buyer_id uuid, number text, currency text, issue_date date, delivery_date date, due_date date,
-    po_reference text, order_id uuid, notes text, net_amount numeric, tax_amount numeric, gross_amount numeric
+    po_reference text, order_id uuid, notes text, net_amount text, tax_amount text, gross_amount text
 ) ON COMMIT DROP"""
 _STAGE_LINES = """CREATE TEMP TABLE import_stage_lines (
-    id uuid, invoice_id uuid, line_no integer, sku text, description text, quantity numeric, unit text,
-    unit_price numeric, tax_rate numeric, net_amount numeric, tax_amount numeric, gross_amount numeric
+    invoice_id uuid, line_no integer, sku text, description text, quantity text, unit text,
+    unit_price text, tax_rate text, net_amount text, tax_amount text, gross_amount text
 ) ON COMMIT DROP"""
 _MOVE_STAGED = """WITH created AS (
     INSERT INTO invoices (tenant_id, id, buyer_id, number, status, currency, issue_date, delivery_date, due_date,
         po_reference, order_id, net_amount, tax_amount, gross_amount, open_amount, disputed_amount, source, import_id,
         notes, created_at, issued_at, version)
     SELECT $1, id, buyer_id, number, $2, currency, issue_date, delivery_date, due_date,
-        po_reference, order_id, net_amount, tax_amount, gross_amount, gross_amount, 0, $3, $4,
-        notes, $5, $5, 1
+        po_reference, order_id, net_amount::numeric, tax_amount::numeric, gross_amount::numeric, gross_amount::numeric, 0,
+        $3, $4, notes, $5, $5, 1
     FROM import_stage_invoices
     ON CONFLICT (tenant_id, number) DO NOTHING
     RETURNING id
 ), lines AS (
     INSERT INTO invoice_lines (tenant_id, id, invoice_id, line_no, sku, description, quantity, unit, unit_price,
         tax_rate, net_amount, tax_amount, gross_amount)
-    SELECT $1, l.id, l.invoice_id, l.line_no, l.sku, l.description, l.quantity, l.unit, l.unit_price,
-        l.tax_rate, l.net_amount, l.tax_amount, l.gross_amount
+    SELECT $1, gen_random_uuid(), l.invoice_id, l.line_no, l.sku, l.description, l.quantity::numeric, l.unit,
+        l.unit_price::numeric, l.tax_rate::numeric, l.net_amount::numeric, l.tax_amount::numeric, l.gross_amount::numeric
     FROM import_stage_lines l JOIN created c ON c.id = l.invoice_id
     RETURNING 1
 )
@@ -161,7 +163,8 @@ class ImportRepository:
         import_id: uuid.UUID | None,
         now: datetime,
     ) -> set[uuid.UUID]:
-        """Insert issued invoices (rows in INVOICE_FIELDS order) with their lines; an existing number is skipped.
+        """Insert issued invoices (rows in INVOICE_FIELDS order) with their lines (LINE_FIELDS order, the line's
+        own id made here); an existing number is skipped.
 
         Returns the ids of the invoices created: fewer than given when another import took a number meanwhile.
         """
@@ -176,8 +179,25 @@ class ImportRepository:
         driver = (await connection.get_raw_connection()).driver_connection
         await driver.execute(_STAGE_INVOICES)
         await driver.execute(_STAGE_LINES)
-        await driver.copy_records_to_table("import_stage_invoices", records=invoices, columns=INVOICE_FIELDS)
-        await driver.copy_records_to_table("import_stage_lines", records=lines, columns=LINE_FIELDS)
+        staged_invoices = [(*row[:10], str(row[10]), str(row[11]), str(row[12])) for row in invoices]
+        await driver.copy_records_to_table("import_stage_invoices", records=staged_invoices, columns=INVOICE_FIELDS)
+        staged_lines = [
+            (
+                row[0],
+                row[1],
+                row[2],
+                row[3],
+                str(row[4]),
+                row[5],
+                str(row[6]),
+                str(row[7]),
+                str(row[8]),
+                str(row[9]),
+                str(row[10]),
+            )
+            for row in lines
+        ]
+        await driver.copy_records_to_table("import_stage_lines", records=staged_lines, columns=LINE_FIELDS)
         # Without statistics the planner joins the staged lines to the created invoices by nested loops.
         await driver.execute("ANALYZE import_stage_invoices, import_stage_lines")
         created, _lines = await driver.fetchrow(
@@ -209,7 +229,11 @@ class ImportRepository:
         for start in range(0, len(ids), IN_BATCH):
             statement = select(Invoice.id).where(Invoice.id.in_(ids[start : start + IN_BATCH]))
             created.update(await self.session.scalars(statement))
-        line_rows = [{**dict(zip(LINE_FIELDS, row, strict=True)), "tenant_id": tenant_id} for row in lines if row[1] in created]
+        line_rows = [
+            {**dict(zip(LINE_FIELDS, row, strict=True)), "tenant_id": tenant_id, "id": new_id()}
+            for row in lines
+            if row[0] in created
+        ]
         for start in range(0, len(line_rows), 500):
             await self.session.execute(sqlite_insert(InvoiceLine), line_rows[start : start + 500])
         return created

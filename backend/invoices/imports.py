@@ -156,7 +156,6 @@ async def _store(
             tax += totals.tax
             lines.append(
                 (
-                    new_id(),
                     invoice_id,
                     line_no,
                     line.sku,
