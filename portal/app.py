@@ -35,6 +35,7 @@ from portal.console import api_keys, audit_trail, home, invitations, sign_in, te
 from portal.console.buyers import BuyerController
 from portal.console.imports import ImportPageController
 from portal.console.invoice_checks import InvoiceChecksController
+from portal.console.invoice_forms import InvoiceFormController
 from portal.console.invoices import InvoiceController
 from portal.console.statements import StatementPageController
 
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             BuyerController,
             StatementPageController,
             ImportPageController,
+            InvoiceFormController,
             InvoiceController,
             InvoiceChecksController,
             sign_in.set_language,

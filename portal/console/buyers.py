@@ -17,8 +17,8 @@ from backend.buyers import service as buyers
 from backend.buyers.service import CONTACT_LANGUAGES, BuyerInput
 from backend.errors import Conflict, ValidationFailed
 from backend.i18n import gettext
+from backend.invoices import orders, statements
 from backend.invoices import service as ledger
-from backend.invoices import statements
 from backend.invoices.repository import InvoiceFilter
 from portal import web
 from portal.console.invoices import ENTRY_KINDS, STATUS_LABELS, parse_date
@@ -120,6 +120,7 @@ class BuyerController(Controller):
         buyer = await buyers.get_buyer(db, principal, buyer_id)
         parent = await buyers.get_buyer(db, principal, buyer.parent_id) if buyer.parent_id else None
         total_invoices, invoices = await ledger.list_invoices(db, principal, InvoiceFilter(buyer_id=buyer.id), limit=20)
+        total_orders, buyer_orders = await orders.list_orders(db, principal, buyer_id=buyer.id, limit=10)
         extra.setdefault("payment", {"currency": buyer.currency, "entry_date": date.today().isoformat()})
         extra.setdefault("payment_error", None)
         extra.setdefault("contact", {"language": "en"})
@@ -134,6 +135,8 @@ class BuyerController(Controller):
             statement=await statements.statement_of_account(db, principal, buyer.id),
             invoices=invoices,
             total_invoices=total_invoices,
+            orders=buyer_orders,
+            total_orders=total_orders,
             contacts=await buyers.list_contacts(db, principal, buyer.id),
             entries=await statements.recent_entries(db, principal, buyer.id),
             contact_languages=CONTACT_LANGUAGES,

@@ -30,6 +30,7 @@ PAGE_SIZE = 25
 BUYER_CHOICES = 300  # the buyer filter's list; a longer list is searched from the buyers page
 FILTERS = ("q", "status", "buyer", "currency", "overdue", "issued_from", "issued_to", "due_from", "due_to")
 ENTRY_FIELDS = ("amount", "entry_date", "document_number", "reason")
+MAX_PROOF_FILES = 5  # per delivery recorded from the invoice page
 
 # The three forms of the invoice page: what each records and who may use it.
 ENTRY_FORMS = {
@@ -51,6 +52,40 @@ def parse_date(raw: str | None, field_name: str) -> date | None:
 
 def _error(error: ValidationFailed | Conflict) -> dict:
     return {"field": error.field, "message": error.translated(gettext)}
+
+
+async def invoice_page(
+    request: Request, db: AsyncSession, principal: Principal, invoice_id: uuid.UUID, *, status_code: int = 200, **extra
+) -> Response:
+    """The invoice page; the forms on it re-render it with what was typed and the error beside its field."""
+    details = await orders.invoice_details(db, principal, invoice_id)
+    invoice = details.invoice
+    findings = await checks.findings_for(db, principal, invoice.id) if invoice.status is InvoiceStatus.DRAFT else []
+    extra.setdefault("entry_form", None)
+    extra.setdefault("entry_error", None)
+    extra.setdefault("entry", {"entry_date": date.today().isoformat()})
+    extra.setdefault("issue_error", None)
+    extra.setdefault("delivery", {"delivered_on": date.today().isoformat()})
+    extra.setdefault("delivery_errors", {})
+    return web.render(
+        request,
+        "console/invoice.html",
+        status_code=status_code,
+        details=details,
+        invoice=invoice,
+        buyer=await buyers.get_buyer(db, principal, invoice.buyer_id),
+        entries=await ledger.invoice_entries(db, principal, invoice.id),
+        findings=findings,
+        status_labels=STATUS_LABELS,
+        entry_kinds=ENTRY_KINDS,
+        is_open=invoice.status in (InvoiceStatus.ISSUED, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.DISPUTED),
+        can_edit=can(principal, Permission.EDIT_LEDGER),
+        can_approve=can(principal, Permission.APPROVE_LEDGER),
+        proof_limit_mb=orders.MAX_PROOF_BYTES // (1024 * 1024),
+        max_proof_files=MAX_PROOF_FILES,
+        today=date.today(),
+        **extra,
+    )
 
 
 class InvoiceController(Controller):
@@ -139,36 +174,14 @@ class InvoiceController(Controller):
             filter_errors=filter_errors,
             statuses=STATUS_LABELS,
             status_labels=STATUS_LABELS,
+            can_edit=can(principal, Permission.EDIT_LEDGER),
             today=date.today(),
         )
 
     async def _invoice_page(
         self, request: Request, db: AsyncSession, principal: Principal, invoice_id: uuid.UUID, *, status_code: int = 200, **extra
     ) -> Response:
-        details = await orders.invoice_details(db, principal, invoice_id)
-        invoice = details.invoice
-        findings = await checks.findings_for(db, principal, invoice.id) if invoice.status is InvoiceStatus.DRAFT else []
-        extra.setdefault("entry_form", None)
-        extra.setdefault("entry_error", None)
-        extra.setdefault("entry", {"entry_date": date.today().isoformat()})
-        extra.setdefault("issue_error", None)
-        return web.render(
-            request,
-            "console/invoice.html",
-            status_code=status_code,
-            details=details,
-            invoice=invoice,
-            buyer=await buyers.get_buyer(db, principal, invoice.buyer_id),
-            entries=await ledger.invoice_entries(db, principal, invoice.id),
-            findings=findings,
-            status_labels=STATUS_LABELS,
-            entry_kinds=ENTRY_KINDS,
-            is_open=invoice.status in (InvoiceStatus.ISSUED, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.DISPUTED),
-            can_edit=can(principal, Permission.EDIT_LEDGER),
-            can_approve=can(principal, Permission.APPROVE_LEDGER),
-            today=date.today(),
-            **extra,
-        )
+        return await invoice_page(request, db, principal, invoice_id, status_code=status_code, **extra)
 
     @get("/{invoice_id:uuid}")
     async def show(self, request: Request, db: AsyncSession, principal: Principal, invoice_id: uuid.UUID) -> Response:
