@@ -190,9 +190,12 @@ class InvoiceFormController(Controller):
 
     @get("/invoices/new/line")
     async def line_row(
-        self, request: Request, principal: Principal, index: Annotated[int, Parameter(ge=1, le=MAX_ROWS * 10)]
+        self,
+        request: Request,
+        principal: Principal,
+        index: Annotated[int, Parameter(query="next_line", ge=1, le=MAX_ROWS * 10)],
     ) -> Response:
-        """One more empty row for htmx, and the button again, asking for the row after it."""
+        """One more empty row for htmx, and (out of band) the number of the row after it."""
         require(principal, Permission.EDIT_LEDGER)
         return web.render(request, "console/_line_row.html", index=index, row=dict.fromkeys(LINE_FIELDS, ""), errors={})
 

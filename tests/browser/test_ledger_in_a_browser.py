@@ -141,3 +141,72 @@ async def test_a_collector_works_the_ledger_in_the_console(server, chromium, wor
     # The only refused requests were the ones this test provoked (422 bad input).
     assert [p for p in page.problems if "status of 422" not in p] == []
     await page.context.close()
+
+
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+async def test_a_collector_types_in_an_order_an_invoice_and_a_delivery(server, chromium, world, language):  # noqa: F811
+    buyer_id = await make_buyer(world.a, "杭州齿轮有限公司", reference=f"HZ-{language}")
+    page = await _page(chromium, language)
+    await _sign_in(page, server, world.a.finance)
+    if language != "en":
+        await page.click(f"button[value='{language}']")
+        await page.wait_for_selector(f"html[lang='{language}']")
+    prefix = f"ART-{language}"
+
+    # A purchase order from the buyer page; a fourth line comes from htmx, not a page load.
+    await page.goto(f"{server}/console/buyers/{buyer_id}")
+    await page.click(f"a[href='/console/buyers/{buyer_id}/orders/new']")
+    await page.fill("#order-number", f"PO-{prefix}")
+    for row, (description, quantity, price) in enumerate(
+        [("Gear 20T 齿轮", "100", "8.50"), ("Shaft", "10", "40"), ("Bearing", "10", "12"), ("Freight", "1", "60")], start=1
+    ):
+        if row == 4:
+            async with page.expect_response(lambda r: "/console/invoices/new/line?next_line=4" in r.url):
+                await page.click("#add-line")
+            await page.wait_for_selector("#line-4-description")
+            assert await page.input_value("#next-line") == "5"
+        await page.fill(f"#line-{row}-description", description)
+        await page.fill(f"#line-{row}-quantity", quantity)
+        await page.fill(f"#line-{row}-unit_price", price)
+        await page.fill(f"#line-{row}-tax_rate", "13")
+    await page.screenshot(path=ARTIFACTS / f"{language}-order-new.png", full_page=True, caret="initial")
+    await page.click("form.entry-page .form-actions button.primary")
+    await page.wait_for_url(f"{server}/console/buyers/{buyer_id}#orders")
+    await page.wait_for_selector(f"#orders >> text=PO-{prefix}")
+
+    # An invoice of that order: the buyer, currency and order number come filled in; a bad line is named in place.
+    await page.click(f"#orders a[href*='po=PO-{prefix}']")
+    await page.wait_for_selector("#invoice-number")
+    assert await page.input_value("#invoice-po") == f"PO-{prefix}"
+    await page.fill("#invoice-number", f"INV-{prefix}")
+    await page.fill("#line-1-description", "Gear 20T 齿轮")
+    await page.fill("#line-1-quantity", "-5")
+    await page.fill("#line-1-unit_price", "8.50")
+    await page.fill("#line-1-tax_rate", "13")
+    await page.click("form.entry-page .form-actions button.primary")
+    await page.wait_for_selector("#line-1-quantity-error")
+    assert await page.input_value("#line-1-description") == "Gear 20T 齿轮"
+    await page.screenshot(path=ARTIFACTS / f"{language}-invoice-new-refused.png", full_page=True, caret="initial")
+    await page.fill("#line-1-quantity", "60")
+    await page.click("form.entry-page .form-actions button.primary")
+    await page.wait_for_selector("#issue")
+    assert "/console/invoices/" in page.url and "/new" not in page.url
+    await page.screenshot(path=ARTIFACTS / f"{language}-invoice-draft.png", full_page=True, caret="initial")
+
+    # A delivery with a file that is no proof is refused beside the file field; then recorded with a PDF.
+    await page.fill("#delivery-number", f"DN-{prefix}")
+    await page.fill("#delivery-carrier", "顺丰速运")
+    await page.set_input_files("#delivery-files", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}])
+    await page.click("#delivery-form button.primary")
+    await page.wait_for_selector("#delivery-files-error")
+    assert await page.input_value("#delivery-carrier") == "顺丰速运"
+    await page.screenshot(path=ARTIFACTS / f"{language}-delivery-refused.png", full_page=True, caret="initial")
+    pdf = {"name": "签收单.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4\nsigned\n%%EOF"}
+    await page.set_input_files("#delivery-files", files=[pdf])
+    await page.click("#delivery-form button.primary")
+    await page.wait_for_selector(f"#deliveries >> text=DN-{prefix}")
+    assert await page.locator("#deliveries a:text('签收单.pdf')").count() == 1
+    await page.screenshot(path=ARTIFACTS / f"{language}-delivery-recorded.png", full_page=True, caret="initial")
+
+    assert [p for p in page.problems if "status of 422" not in p] == []
+    await page.context.close()

@@ -147,10 +147,10 @@ async def test_add_a_line_works_without_javascript_and_with_htmx(client, world):
     assert 'name="lines[5].description"' not in more.text
     assert await _invoices_of(world.a, buyer_id) == []  # adding a row saves nothing
 
-    row = await client.get("/console/invoices/new/line", params={"index": 4}, headers={"HX-Request": "true"})
+    row = await client.get("/console/invoices/new/line", params={"next_line": 4}, headers={"HX-Request": "true"})
     assert row.status_code == 200 and "<html" not in row.text
     assert 'name="lines[4].quantity"' in row.text
-    assert 'hx-get="/console/invoices/new/line?index=5"' in row.text and 'hx-swap-oob="true"' in row.text
+    assert re.search(r'<input type="hidden" id="next-line" name="next_line" value="5" hx-swap-oob="true">', row.text)
 
     saved = await client.post("/console/invoices/new", data={**form, **_line(4, "Four", "4", "4", "0")}, follow_redirects=False)
     assert saved.status_code == 303
