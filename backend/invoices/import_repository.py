@@ -1,11 +1,12 @@
 """Queries of invoice imports: the import rows, the look-ups a chunk needs, and the bulk insert of issued invoices.
 
 On PostgreSQL the insert takes the fast path: the chunk is COPYed into TEMP staging tables (RLS
-forbids COPY straight into the tenant's tables), then moved with one `INSERT … SELECT … ON CONFLICT
-(tenant_id, number) DO NOTHING`, which runs under RLS with the tenant of the transaction. The staged
-amounts are the Decimals' text (asyncpg's binary encoding of a Decimal costs several times its `str`),
-cast back to numeric by the move; the lines' ids are made there too. SQLite inserts the same rows
-with plain multi-row inserts.
+forbids COPY straight into the tenant's tables), then moved with `INSERT … SELECT … ON CONFLICT
+(tenant_id, number) DO NOTHING`, which runs under RLS with the tenant of the transaction; only the
+lines of the invoices it created are staged and moved after it, so no join (and no ANALYZE of the
+staging tables) is needed. The staged amounts are the Decimals' text (asyncpg's binary encoding of a
+Decimal costs several times its `str`), cast back to numeric by the move; the lines' ids are made
+there too. SQLite inserts the same rows with plain multi-row inserts.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ _STAGE_LINES = """CREATE TEMP TABLE import_stage_lines (
     invoice_id uuid, line_no integer, sku text, description text, quantity text, unit text,
     unit_price text, tax_rate text, net_amount text, tax_amount text, gross_amount text
 ) ON COMMIT DROP"""
-_MOVE_STAGED = """WITH created AS (
+_MOVE_INVOICES = """WITH created AS (
     INSERT INTO invoices (tenant_id, id, buyer_id, number, status, currency, issue_date, delivery_date, due_date,
         po_reference, order_id, net_amount, tax_amount, gross_amount, open_amount, disputed_amount, source, import_id,
         notes, created_at, issued_at, version)
@@ -74,15 +75,14 @@ _MOVE_STAGED = """WITH created AS (
     FROM import_stage_invoices
     ON CONFLICT (tenant_id, number) DO NOTHING
     RETURNING id
-), lines AS (
-    INSERT INTO invoice_lines (tenant_id, id, invoice_id, line_no, sku, description, quantity, unit, unit_price,
-        tax_rate, net_amount, tax_amount, gross_amount)
-    SELECT $1, gen_random_uuid(), l.invoice_id, l.line_no, l.sku, l.description, l.quantity::numeric, l.unit,
-        l.unit_price::numeric, l.tax_rate::numeric, l.net_amount::numeric, l.tax_amount::numeric, l.gross_amount::numeric
-    FROM import_stage_lines l JOIN created c ON c.id = l.invoice_id
-    RETURNING 1
 )
-SELECT (SELECT array_agg(id) FROM created), (SELECT count(*) FROM lines)"""
+SELECT array_agg(id) FROM created"""
+# Only the created invoices' lines are staged, so they are moved whole: no join, no statistics needed.
+_MOVE_LINES = """INSERT INTO invoice_lines (tenant_id, id, invoice_id, line_no, sku, description, quantity, unit, unit_price,
+    tax_rate, net_amount, tax_amount, gross_amount)
+SELECT $1, gen_random_uuid(), invoice_id, line_no, sku, description, quantity::numeric, unit,
+    unit_price::numeric, tax_rate::numeric, net_amount::numeric, tax_amount::numeric, gross_amount::numeric
+FROM import_stage_lines"""
 
 
 @dataclass(frozen=True)
@@ -177,10 +177,13 @@ class ImportRepository:
     async def _insert_by_copy(self, invoices, lines, *, source, import_id, now) -> set[uuid.UUID]:
         connection = await self.session.connection()  # begins the transaction, with the tenant set for RLS
         driver = (await connection.get_raw_connection()).driver_connection
+        tenant_id = current_tenant(self.session)
         await driver.execute(_STAGE_INVOICES)
-        await driver.execute(_STAGE_LINES)
         staged_invoices = [(*row[:10], str(row[10]), str(row[11]), str(row[12])) for row in invoices]
         await driver.copy_records_to_table("import_stage_invoices", records=staged_invoices, columns=INVOICE_FIELDS)
+        created = set(
+            await driver.fetchval(_MOVE_INVOICES, tenant_id, InvoiceStatus.ISSUED.value, source.value, import_id, now) or ()
+        )
         staged_lines = [
             (
                 row[0],
@@ -196,15 +199,15 @@ class ImportRepository:
                 str(row[10]),
             )
             for row in lines
+            if row[0] in created
         ]
-        await driver.copy_records_to_table("import_stage_lines", records=staged_lines, columns=LINE_FIELDS)
-        # Without statistics the planner joins the staged lines to the created invoices by nested loops.
-        await driver.execute("ANALYZE import_stage_invoices, import_stage_lines")
-        created, _lines = await driver.fetchrow(
-            _MOVE_STAGED, current_tenant(self.session), InvoiceStatus.ISSUED.value, source.value, import_id, now
-        )
-        await driver.execute("DROP TABLE import_stage_invoices, import_stage_lines")
-        return set(created or ())
+        if staged_lines:
+            await driver.execute(_STAGE_LINES)
+            await driver.copy_records_to_table("import_stage_lines", records=staged_lines, columns=LINE_FIELDS)
+            await driver.execute(_MOVE_LINES, tenant_id)
+            await driver.execute("DROP TABLE import_stage_lines")
+        await driver.execute("DROP TABLE import_stage_invoices")
+        return created
 
     async def _insert_plain(self, invoices, lines, *, source, import_id, now) -> set[uuid.UUID]:
         tenant_id = current_tenant(self.session)
