@@ -117,6 +117,11 @@ def read_lines(data: dict[str, str], *, add_row: bool = False) -> Lines:
     return Lines(rows=typed + empty_rows(blank), drafts=drafts, errors=errors)
 
 
+def _plain(amount: Decimal) -> str:
+    """12.5000 as 12.5, as a person would type it."""
+    return format(amount.normalize(), "f")
+
+
 def _buyer_id(raw: str | None) -> uuid.UUID | None:
     try:
         return uuid.UUID((raw or "").strip())
@@ -149,6 +154,7 @@ class InvoiceFormController(Controller):
         rows: list[dict[str, str]],
         errors: dict[str, str] | None = None,
         status_code: int = 200,
+        from_order: str | None = None,
     ) -> Response:
         _count, choices = await buyers.list_buyers(db, principal, limit=BUYER_CHOICES)
         chosen = await _buyer_or_none(db, principal, _buyer_id(form.get("buyer_id")))
@@ -168,6 +174,7 @@ class InvoiceFormController(Controller):
             buyer_choices=choices,
             buyer=chosen,
             order_numbers=order_numbers,
+            from_order=from_order,
         )
 
     @get("/invoices/new")
@@ -184,9 +191,28 @@ class InvoiceFormController(Controller):
         if buyer is not None:
             chosen = await buyers.get_buyer(db, principal, buyer)  # another supplier's buyer: 404
             form.update(buyer_id=str(chosen.id), currency=chosen.currency)
+        rows, from_order = empty_rows(EMPTY_ROWS), None
         if po:
             form["po_reference"] = po
-        return await self._invoice_form(request, db, principal, form=form, rows=empty_rows(EMPTY_ROWS))
+        if po and buyer is not None:
+            # Invoicing an order starts from its lines, so that what the audit compares is what was ordered.
+            _total, found = await orders.list_orders(db, principal, buyer_id=buyer, query=po, limit=20)
+            order = next((o for o in found if o.number == po), None)
+            if order is not None:
+                details = await orders.order_details(db, principal, order.id)
+                form["currency"], from_order = order.currency, order.number
+                rows = [
+                    {
+                        "sku": line.sku or "",
+                        "description": line.description,
+                        "quantity": _plain(line.quantity),
+                        "unit": line.unit,
+                        "unit_price": _plain(line.unit_price),
+                        "tax_rate": _plain(line.tax_rate),
+                    }
+                    for line in details.lines
+                ] + empty_rows(1)
+        return await self._invoice_form(request, db, principal, form=form, rows=rows, from_order=from_order)
 
     @get("/invoices/new/line")
     async def line_row(

@@ -192,6 +192,14 @@ async def test_a_purchase_order_is_created_from_the_buyer_page_and_listed_there(
     listed = await client.get(f"/console/buyers/{buyer_id}")
     assert "PO-FORM-9" in listed.text and "FRAME-2026" in listed.text
     assert f"/console/invoices/new?buyer={buyer_id}&amp;po=PO-FORM-9" in listed.text
+    # Invoicing the order starts from its lines.
+    invoicing = await client.get("/console/invoices/new", params={"buyer": str(buyer_id), "po": "PO-FORM-9"})
+    assert 'name="lines[1].description" value="Bolt M8"' in invoicing.text
+    assert (
+        'name="lines[1].quantity" value="500"' in invoicing.text and 'name="lines[1].unit_price" value="0.12"' in invoicing.text
+    )
+    assert 'name="lines[2].description" value=""' in invoicing.text and 'value="PO-FORM-9"' in invoicing.text
+    assert "Copied from order PO-FORM-9." in invoicing.text
 
 
 async def test_a_delivery_with_proof_files_is_recorded_on_the_invoice_page(client, world):
