@@ -117,8 +117,9 @@ class InvoiceRepository:
         rows = (await self.session.scalars(statement)).all()
         return sorted(rows, key=lambda i: (i.due_date, i.issue_date, i.number))
 
-    async def buyer_totals(self, buyer_id: uuid.UUID, today: date) -> Sequence[tuple]:
-        """Per currency: open, overdue, disputed (never above open) and the count of open invoices."""
+    async def buyer_totals(self, buyer_id: uuid.UUID | None, today: date) -> Sequence[tuple]:
+        """Per currency: open, overdue, disputed (never above open) and the count of open invoices,
+        of one buyer or (buyer_id None) of the whole tenant."""
         disputed = case((Invoice.disputed_amount < Invoice.open_amount, Invoice.disputed_amount), else_=Invoice.open_amount)
         statement = (
             select(
@@ -128,10 +129,12 @@ class InvoiceRepository:
                 func.coalesce(func.sum(disputed), 0),
                 func.count(Invoice.id),
             )
-            .where(Invoice.buyer_id == buyer_id, Invoice.open_amount > 0, Invoice.status.in_(OPEN_STATUSES))
+            .where(Invoice.open_amount > 0, Invoice.status.in_(OPEN_STATUSES))
             .group_by(Invoice.currency)
             .order_by(Invoice.currency)
         )
+        if buyer_id is not None:
+            statement = statement.where(Invoice.buyer_id == buyer_id)
         return (await self.session.execute(statement)).all()
 
     async def open_items(self, buyer_id: uuid.UUID) -> Sequence[Invoice]:

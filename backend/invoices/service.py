@@ -506,3 +506,13 @@ async def buyer_balances(
     for currency, amount in on_account.items():
         balances.setdefault(currency, BuyerBalance(currency, ZERO, ZERO, ZERO, 0, amount))
     return [balances[c] for c in sorted(balances)]
+
+
+async def receivables(session: AsyncSession, principal: Principal, *, today: date | None = None) -> list[Balance]:
+    """The tenant's open receivables per currency: what the console's home page leads with."""
+    require(principal, Permission.READ_LEDGER)
+    rows = await InvoiceRepository(session).buyer_totals(None, today or date.today())
+    return [
+        Balance(currency, Decimal(open_), Decimal(overdue), Decimal(disputed))
+        for currency, open_, overdue, disputed, _count in rows
+    ]

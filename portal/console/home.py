@@ -8,6 +8,7 @@ from backend.audit import service as audit
 from backend.auth import service as auth
 from backend.auth.policies import Permission, can
 from backend.auth.principal import Principal
+from backend.invoices import service as ledger
 from backend.tenants import service as tenants
 from portal import web
 
@@ -34,6 +35,7 @@ class HomeController(Controller):
             members_total=members_total,
             active_keys=None if keys is None else sum(1 for k in keys if k.revoked_at is None),
             recent=recent,
+            receivables=await ledger.receivables(db, principal) if can(principal, Permission.READ_LEDGER) else [],
             can_manage=can(principal, Permission.MANAGE_TEAM),
             tenants=await auth.organisations_of(principal),
         )

@@ -344,3 +344,16 @@ async def test_the_invoice_page_shows_its_order_and_deliveries_with_proof_files_
     await client.post("/console/sign-out", data={"_csrf_token": await csrf_token(client, "/console")})
     await sign_in(client, world.b.finance)
     assert (await client.get(link)).status_code == 404
+
+
+async def test_the_home_page_leads_with_open_and_overdue_receivables_of_its_own_tenant_only(client, world):
+    mine = await make_buyer(world.a)
+    await make_invoice(world.a, mine, issue_date=date.today() - timedelta(days=45))  # 1,130.00, due 15 days ago
+    await make_invoice(world.a, mine, lines=(("Seal kit", "2", "100.00", "13"),))  # 226.00, not yet due
+    theirs = await make_buyer(world.b, currency="EUR")
+    await make_invoice(world.b, theirs, currency="EUR", lines=(("Valve", "1", "777.77", "0"),))
+    await sign_in(client, world.a.finance)
+    page = (await client.get("/console")).text
+    assert "CN¥1,356.00" in page and "open receivables in CNY" in page
+    assert "CN¥1,130.00" in page and "overdue in CNY" in page
+    assert "777.77" not in page and "in EUR" not in page
