@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 import secrets
 import uuid
@@ -18,7 +20,7 @@ from backend.buyers.service import BuyerInput
 from backend.config import get_settings
 from backend.db.tenancy import TenantId
 from backend.db.uow import all_tenants_unit_of_work, global_unit_of_work, tenant_unit_of_work
-from backend.invoices import checks, orders
+from backend.invoices import checks, imports, orders
 from backend.invoices import service as invoices
 from backend.invoices.drafts import InvoiceDraft, LineDraft
 from backend.invoices.models import Invoice
@@ -758,3 +760,79 @@ async def _seed_ledger(tenant_id: TenantId, supplier: dict, owner: Principal) ->
             else:
                 await story.on_account(day, plan, details, plans)
         await story.drafts(plans, 1041 + len(plans), today)
+    if spec["catalogue"] is HUADONG_CATALOGUE:
+        await _seed_erp_import(tenant_id, collector, spec, today)
+
+
+async def _seed_erp_import(tenant_id: TenantId, collector: Principal, spec: dict, today: date) -> None:
+    """Last week's invoices as the ERP exports them: previewed with two bad rows and confirmed.
+
+    The import job runs when `make run` starts the server (jobs run in its process), so the import
+    page shows a finished import with its row errors and the new invoices are in the ledger.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(
+        [
+            "invoice_number",
+            "buyer_reference",
+            "currency",
+            "issue_date",
+            "po_reference",
+            "sku",
+            "description",
+            "quantity",
+            "unit",
+            "unit_price",
+            "tax_rate",
+        ]
+    )
+    rng = random.Random("erp-export")
+    references = [b["reference"] for b in spec["buyers"] if b["currency"] == "CNY"]
+    for n in range(1, 13):
+        issued = today - timedelta(days=rng.randint(1, 7))
+        for line in range(rng.randint(1, 3)):
+            sku, description, unit, price, (low, high) = spec["catalogue"][(n + line) % len(spec["catalogue"])]
+            writer.writerow(
+                [
+                    f"KD-{issued:%Y%m}-{n:04d}",
+                    references[n % len(references)],
+                    "CNY",
+                    issued.isoformat(),
+                    f"PO-KD-{n:04d}",
+                    sku,
+                    description,
+                    rng.randint(low, high),
+                    unit,
+                    price,
+                    "13",
+                ]
+            )
+    # What an ERP export gets wrong now and then: a date typed by hand, a currency code mistyped.
+    writer.writerow(
+        [
+            "KD-BAD-0001",
+            references[0],
+            "CNY",
+            f"{today:%d.%m.%Y}",
+            "",
+            "BRG-6204-2RS",
+            "深沟球轴承 6204-2RS",
+            "100",
+            "PCS",
+            "12.50",
+            "13",
+        ]
+    )
+    writer.writerow(
+        ["KD-BAD-0002", references[1], "RMB", today.isoformat(), "", "CPL-GR28", "梅花联轴器 GR28", "40", "PCS", "46.00", "13"]
+    )
+    async with tenant_unit_of_work(tenant_id) as session:
+        record = await imports.upload_import(
+            session,
+            collector,
+            filename=f"kingdee-export-{today:%Y%m%d}.csv",
+            source=io.BytesIO(buffer.getvalue().encode("utf-8-sig")),
+        )
+    async with tenant_unit_of_work(tenant_id) as session:
+        await imports.confirm_import(session, collector, record.id)
