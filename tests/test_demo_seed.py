@@ -95,3 +95,20 @@ async def test_the_demo_ledger_shows_every_status_with_balances_that_add_up(clie
     severities = [{f.severity for f in found} for found in findings.values()]
     assert set() in severities and {"warning"} in severities
     assert sum("blocking" in s for s in severities) >= 2
+
+
+async def test_the_demo_has_an_erp_import_waiting_for_its_job_with_two_bad_rows(client):
+    from backend.db.tenancy import TenantId
+    from backend.db.uow import tenant_unit_of_work
+    from backend.invoices.import_repository import ImportRepository
+    from backend.invoices.models import ImportStatus
+
+    await seed.run(echo=lambda _line: None)
+    async with all_tenants_unit_of_work("test: demo tenant") as session:
+        tenant = await TenantRepository(session).by_slug(seed.SUPPLIERS[0]["slug"])
+    async with tenant_unit_of_work(TenantId(tenant.id)) as session:
+        _total, records = await ImportRepository(session).recent(limit=10)
+    (record,) = records
+    # Confirmed: the job finishes it when `make run` starts the server with its in-process jobs.
+    assert record.status is ImportStatus.QUEUED and record.format == "csv"
+    assert [(e["row"], e["field"]) for e in record.errors] == [(27, "issue_date"), (28, "currency")]
