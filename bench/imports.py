@@ -28,6 +28,7 @@ from pathlib import Path
 
 import asyncpg
 
+from backend.invoices.csv_format import COLUMNS
 from bench import seed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,21 +37,7 @@ RESULTS_FILE = OUTPUT_DIR / "imports.json"
 PG_HOST, PG_PORT, PG_SUPERUSER, APP_ROLE = "127.0.0.1", 5432, "postgres", "accord_app"
 DATABASE = "accord_bench_imports"
 BUYERS = 50
-HEADER = [
-    "invoice_number",
-    "buyer_reference",
-    "currency",
-    "issue_date",
-    "due_date",
-    "delivery_date",
-    "po_reference",
-    "sku",
-    "description",
-    "quantity",
-    "unit",
-    "unit_price",
-    "tax_rate",
-]
+HEADER = list(COLUMNS)  # the documented column set, in its documented order
 PRODUCTS = [
     ("6204-2RS", "深沟球轴承 6204-2RS", "6.80", "13"),
     ("30205", "圆锥滚子轴承 30205", "18.50", "13"),

@@ -20,7 +20,7 @@ from backend.i18n import _, gettext
 from backend.invoices import checks, orders, statements
 from backend.invoices import service as ledger
 from backend.invoices.models import ENTRY_KINDS, STATUS_LABELS, InvoiceStatus
-from backend.invoices.repository import InvoiceFilter
+from backend.invoices.repository import OPEN_STATUSES, InvoiceFilter
 from backend.money import is_currency
 from portal import web
 from portal.console.sign_in import Form
@@ -78,7 +78,7 @@ async def invoice_page(
         findings=findings,
         status_labels=STATUS_LABELS,
         entry_kinds=ENTRY_KINDS,
-        is_open=invoice.status in (InvoiceStatus.ISSUED, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.DISPUTED),
+        is_open=invoice.status in OPEN_STATUSES,
         can_edit=can(principal, Permission.EDIT_LEDGER),
         can_approve=can(principal, Permission.APPROVE_LEDGER),
         proof_limit_mb=orders.MAX_PROOF_BYTES // (1024 * 1024),
