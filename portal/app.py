@@ -28,7 +28,7 @@ from backend.db.engine import get_database
 from backend.errors import DomainError, NotFound
 from backend.http.auth import AuthenticationMiddleware
 from backend.http.deps import DEPENDENCIES
-from backend.http.errors import domain_error_as_json
+from backend.http.errors import domain_error_as_json, invalid_input_as_json
 from backend.i18n import gettext, ngettext
 from portal import web
 from portal.console import api_keys, audit_trail, home, invitations, sign_in, team
@@ -72,10 +72,9 @@ def _not_signed_in(request: Request, error: NotAuthorizedException) -> Response:
 
 def _http_error(request: Request, error: HTTPException) -> Response:
     if _is_api(request) or request.url.path.startswith("/schema"):
-        body = {"status_code": error.status_code, "detail": error.detail}
-        if getattr(error, "extra", None):
-            body["extra"] = error.extra
-        return Response(body, status_code=error.status_code)
+        return Response(
+            invalid_input_as_json(error.status_code, error.detail, getattr(error, "extra", None)), status_code=error.status_code
+        )
     template = "errors/404.html" if error.status_code == 404 else "errors/error.html"
     return web.render(request, template, status_code=error.status_code, error=error)
 

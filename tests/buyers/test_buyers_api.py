@@ -283,3 +283,19 @@ async def test_a_buyer_shows_its_balances_per_currency(client, world):
 
 async def test_the_api_needs_a_key(client, world):
     assert (await client.get("/api/v1/buyers")).status_code == 401
+
+
+async def test_a_body_litestar_refuses_still_names_the_field(client, world):
+    wrong_type = await client.post("/api/v1/buyers", json={"reference": 5}, headers=bearer(world.a.api_key))
+    missing = await client.post("/api/v1/buyers", json={"legal_name": "Acme"}, headers=bearer(world.a.api_key))
+    nested = await client.post(
+        "/api/v1/buyers",
+        json={"reference": "R-1", "legal_name": "Acme", "country": "CN", "currency": "CNY", "external_ids": [{"scheme": "duns"}]},
+        headers=bearer(world.a.api_key),
+    )
+    assert (wrong_type.status_code, wrong_type.json()["field"]) == (400, "reference")
+    assert missing.status_code == 400 and missing.json()["field"] in {"reference", "country", "currency"}
+    assert (nested.status_code, nested.json()["field"]) == (400, "external_ids[0].value")
+    assert nested.json()["detail"] == "external_ids[0].value: Object missing required field `value`"
+    listed = await client.get("/api/v1/buyers", headers=bearer(world.a.api_key))
+    assert "Acme" not in listed.text
