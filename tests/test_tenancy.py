@@ -218,3 +218,24 @@ async def test_two_owners_demoted_at_once_leave_one_owner(world):
     async with tenant_unit_of_work(tenant) as session:
         roles = (await session.scalars(select(Membership.role))).all()
     assert roles.count(Role.OWNER) == 1
+
+
+LEDGER_TABLES = ("buyers", "buyer_contacts", "invoices", "invoice_lines", "ledger_entries", "allocations")
+
+
+@pytest.mark.postgresql
+async def test_raw_sql_on_the_ledger_sees_only_the_tenant_in_the_setting(world):
+    from backend.buyers import service as buyers
+    from backend.invoices import service as ledger
+    from tests.factories import make_buyer, make_invoice, owner_of
+
+    for supplier in (world.a, world.b):
+        buyer_id = await make_buyer(supplier)
+        await make_invoice(supplier, buyer_id)
+        async with tenant_unit_of_work(TenantId(supplier.tenant_id)) as session:
+            await buyers.add_contact(session, owner_of(supplier), buyer_id, name="AP", email="ap@example.com")
+            await ledger.record_payment(session, owner_of(supplier), buyer_id=buyer_id, amount="100.00", currency="CNY")
+    for table in LEDGER_TABLES:
+        seen = {r[0] for r in await _raw(f"SELECT DISTINCT tenant_id FROM {table}", tenant=world.a.tenant_id)}
+        assert seen == {world.a.tenant_id}, table
+        assert (await _raw(f"SELECT count(*) FROM {table}"))[0][0] == 0, table
