@@ -85,7 +85,8 @@ class StatementController(Controller):
         as_of: Annotated[
             date | None, Parameter(description="The day the statement is drawn up for; today when left out.")
         ] = None,
-        output: Annotated[Literal["json", "csv", "pdf"], Parameter(query="format")] = "json",
+        # Named as the query parameter it is, so a refusal names the field the caller sent.
+        format: Annotated[Literal["json", "csv", "pdf"], Parameter(description="json, csv or pdf.")] = "json",
     ) -> Response:
         statement = await statements.statement_of_account(db, principal, buyer_id, as_of=as_of)
-        return statement_response(statement, output)
+        return statement_response(statement, format)
