@@ -3,6 +3,8 @@ import's progress is committed as it goes and a job delivered again continues af
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
 
@@ -24,9 +26,11 @@ async def run_import(tenant_id: str, job_id: str, import_id: str) -> None:
     if run is None:
         return  # done already, or not this tenant's
     try:
-        for chunk in imports.chunks_of(run):
-            async with tenant_unit_of_work(tenant) as session:
-                await imports.import_chunk(session, run, chunk)
+        # Reading the file (fetched from object storage, then parsed) blocks, so it runs off the event loop.
+        with contextlib.closing(imports.chunks_of(run)) as chunks:
+            while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+                async with tenant_unit_of_work(tenant) as session:
+                    await imports.import_chunk(session, run, chunk)
         async with tenant_unit_of_work(tenant) as session:
             await imports.finish_import(session, run)
     except (FileNotFoundError, DomainError) as error:

@@ -28,7 +28,7 @@ from backend.auth.principal import Principal
 from backend.db.base import utcnow
 from backend.db.tenancy import TenantId
 from backend.errors import Conflict, DomainError, NotFound, ValidationFailed
-from backend.files.storage import FileTooLarge, LocalStorage, get_storage
+from backend.files.storage import FileTooLarge, Storage, get_storage
 from backend.i18n import _
 from backend.invoices import csv_format, ubl
 from backend.invoices.csv_format import FIRST_DATA_ROW, Candidate, Chunk, RowError
@@ -215,10 +215,10 @@ class _Analysis:
         self.error_count += len(errors)
 
 
-async def _analyse(session: AsyncSession, storage: LocalStorage, tenant_id: uuid.UUID, key: str, kind: str) -> _Analysis:
+async def _analyse(session: AsyncSession, storage: Storage, tenant_id: uuid.UUID, key: str, kind: str) -> _Analysis:
     analysis = _Analysis()
     if kind == "ubl":
-        with storage.open(tenant_id, key) as binary:
+        with await asyncio.to_thread(storage.open, tenant_id, key) as binary:
             document = ubl.parse_ubl(binary.read())
         checked = await _check(session, [_ubl_candidate(document)], identifiers=True, problem_at=_ubl_problem_at)
         if checked.errors:
@@ -226,9 +226,9 @@ async def _analyse(session: AsyncSession, storage: LocalStorage, tenant_id: uuid
             raise ValidationFailed(error.message, field=error.field, params=error.params)
         analysis.total_rows = len(document.draft.lines)
         return analysis
-    with storage.open(tenant_id, key) as binary:
+    with await asyncio.to_thread(storage.open, tenant_id, key) as binary:
         scattered = csv_format.scattered_numbers(csv_format.text_of(binary))
-    with storage.open(tenant_id, key) as binary:
+    with await asyncio.to_thread(storage.open, tenant_id, key) as binary:
         for chunk in csv_format.read_chunks(csv_format.text_of(binary), scattered=scattered, chunk_rows=CHUNK_ROWS):
             checked = await _check(session, chunk.candidates, identifiers=False, every_row=True)
             analysis.add(chunk.errors + checked.errors)
@@ -250,7 +250,7 @@ def _ubl_candidate(document: ubl.UblInvoice) -> Candidate:
 
 
 async def upload_import(
-    session: AsyncSession, principal: Principal, *, filename: str, source: BinaryIO, storage: LocalStorage | None = None
+    session: AsyncSession, principal: Principal, *, filename: str, source: BinaryIO, storage: Storage | None = None
 ) -> InvoiceImport:
     """Store the file and read it through: the import is previewed with every row-level error, nothing imported yet.
 
@@ -266,11 +266,11 @@ async def upload_import(
     try:
         if stored.size == 0:
             raise ValidationFailed(_("The file is empty."), field="file")
-        with storage.open(tenant_id, stored.key) as binary:
+        with await asyncio.to_thread(storage.open, tenant_id, stored.key) as binary:
             kind = _detect_format(binary.read(1024))
         analysis = await _analyse(session, storage, tenant_id, stored.key, kind)
     except BaseException:
-        storage.delete(tenant_id, stored.key)
+        await asyncio.to_thread(storage.delete, tenant_id, stored.key)
         raise
     record = InvoiceImport(
         format=kind,
@@ -311,12 +311,12 @@ class PreviewTable:
 
 
 async def preview_table(
-    session: AsyncSession, principal: Principal, import_id: uuid.UUID, *, limit: int = 20, storage: LocalStorage | None = None
+    session: AsyncSession, principal: Principal, import_id: uuid.UUID, *, limit: int = 20, storage: Storage | None = None
 ) -> PreviewTable:
     """The file's first rows as they were uploaded (a UBL document's lines), for the preview."""
     record = await get_import(session, principal, import_id)
     storage = storage or get_storage()
-    with storage.open(principal.tenant_id, record.storage_key) as binary:
+    with await asyncio.to_thread(storage.open, principal.tenant_id, record.storage_key) as binary:
         if record.format == "csv":
             return PreviewTable(*csv_format.first_rows(csv_format.text_of(binary), limit))
         document = ubl.parse_ubl(binary.read())
@@ -397,7 +397,7 @@ async def begin_import(session: AsyncSession, tenant_id: TenantId, import_id: uu
     return ImportRun(tenant_id, record.id, record.format, record.storage_key, record.processed_rows, job_id)
 
 
-def chunks_of(run: ImportRun, *, chunk_rows: int = CHUNK_ROWS, storage: LocalStorage | None = None) -> Iterator[Chunk]:
+def chunks_of(run: ImportRun, *, chunk_rows: int = CHUNK_ROWS, storage: Storage | None = None) -> Iterator[Chunk]:
     """The rows still to import, in chunks; read outside any transaction, since reading needs none."""
     storage = storage or get_storage()
     if run.format == "ubl":

@@ -368,7 +368,7 @@ async def attach_proof(
     try:
         await session.flush()
     except BaseException:
-        store.delete(principal.tenant_id, kept.key)
+        await asyncio.to_thread(store.delete, principal.tenant_id, kept.key)
         raise
     audit.record(
         session,
@@ -389,7 +389,7 @@ async def proof_file(
     stored = await DeliveryRepository(session).file(file_id)
     if stored is None or stored.owner_type != DELIVERY_FILE or stored.owner_id != delivery.id:
         raise NotFound(_("Not found."))
-    return stored, storage.get_storage().open(principal.tenant_id, stored.storage_key)
+    return stored, await asyncio.to_thread(storage.get_storage().open, principal.tenant_id, stored.storage_key)
 
 
 # --- an invoice with everything around it --------------------------------------------------

@@ -7,6 +7,7 @@ that a service's `lines[2].quantity` names the second row on screen. Totals are 
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from dataclasses import dataclass
@@ -403,7 +404,7 @@ class InvoiceFormController(Controller):
             await db.rollback()
             # The delivery is not recorded, so files already stored for it must not stay behind.
             for key in kept:
-                storage.get_storage().delete(principal.tenant_id, key)
+                await asyncio.to_thread(storage.get_storage().delete, principal.tenant_id, key)
             return await invoice_page(
                 request,
                 db,
