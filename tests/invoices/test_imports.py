@@ -122,7 +122,8 @@ async def test_a_10000_row_csv_with_three_bad_rows_imports_9997_invoices_and_nam
     assert await count(world.a, Invoice) == 9_997
     # One audit entry per run, with the file's digest, not one per row.
     async with tenant_unit_of_work(TenantId(world.a.tenant_id)) as session:
-        entries = (await session.scalars(select(AuditEvent).where(AuditEvent.action == "invoice_import.finished"))).all()
+        finished = select(AuditEvent).where(AuditEvent.action == "invoice_import.finished").order_by(AuditEvent.seq)
+        entries = (await session.scalars(finished)).all()
     assert len(entries) == 2 and entries[0].after["sha256"] == record.sha256 and entries[0].after["created_invoices"] == 9_997
 
 
