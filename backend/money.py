@@ -8,6 +8,10 @@ from functools import cache
 from babel.numbers import get_currency_precision, list_currencies
 
 ZERO = Decimal("0")
+# What a NUMERIC(19,4) column holds: under 10^15, at most four decimals. Larger input is refused by
+# name before it reaches the database, where it would fail (or be silently rounded).
+LARGEST_AMOUNT = Decimal(10) ** 15
+STORED_DECIMALS = 4
 
 
 @cache
@@ -44,3 +48,8 @@ def parse_decimal(raw: str | Decimal | int | None) -> Decimal | None:
     except InvalidOperation:
         return None
     return value if value.is_finite() else None
+
+
+def storable(value: Decimal) -> bool:
+    """Fits a NUMERIC(19,4) column exactly: finite, under 10^15 and at most four decimals."""
+    return value.is_finite() and abs(value) < LARGEST_AMOUNT and value.as_tuple().exponent >= -STORED_DECIMALS

@@ -21,15 +21,16 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
+from sqlalchemy.exc import IntegrityError
 
 from backend.api import api_router, healthz, readiness
 from backend.config import Settings, get_settings
 from backend.db.engine import get_database
-from backend.errors import DomainError, NotFound
+from backend.errors import Conflict, DomainError, NotFound
 from backend.http.auth import AuthenticationMiddleware
 from backend.http.deps import DEPENDENCIES
 from backend.http.errors import domain_error_as_json, invalid_input_as_json
-from backend.i18n import gettext, ngettext
+from backend.i18n import _, gettext, ngettext
 from portal import web
 from portal.console import api_keys, audit_trail, home, invitations, sign_in, team
 from portal.console.buyers import BuyerController
@@ -84,6 +85,13 @@ def _domain_error(request: Request, error: DomainError) -> Response:
         return domain_error_as_json(request, error)
     template = "errors/404.html" if isinstance(error, NotFound) else "errors/error.html"
     return web.render(request, template, status_code=error.status_code, error=error, message=error.translated(gettext))
+
+
+def _conflicting_write(request: Request, error: IntegrityError) -> Response:
+    # A check-then-insert raced another request (the same document number, customer number or setting
+    # at the same moment): the database's unique key refused the second; nothing of it was kept.
+    log.info("unique key refused a concurrent write on %s: %s", request.url.path, error.orig)
+    return _domain_error(request, Conflict(_("Someone else made the same change at the same moment. Reload and try again.")))
 
 
 def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None) -> Litestar:
@@ -154,6 +162,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             HTTPException: _http_error,
             NotFoundException: _http_error,
             DomainError: _domain_error,
+            IntegrityError: _conflicting_write,
         },
         openapi_config=OpenAPIConfig(
             title="Accord API",

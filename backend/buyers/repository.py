@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Sequence
 
@@ -64,7 +65,9 @@ class BuyerRepository:
             statement = statement.where(Buyer.country == country)
         if tag:
             # Tags are a short JSON list; matched as text so the query runs on SQLite and PostgreSQL alike.
-            statement = statement.where(func.lower(cast(Buyer.tags, Text)).like(f'%"{tag.lower()}"%'))
+            # As stored: JSON text, where "华东" is written "\u534e\u4e1c"; "!" escapes LIKE's own characters.
+            stored = json.dumps(tag.lower()).replace("!", "!!").replace("%", "!%").replace("_", "!_")
+            statement = statement.where(func.lower(cast(Buyer.tags, Text)).like(f"%{stored}%", escape="!"))
         total = (await self.session.execute(select(func.count()).select_from(statement.subquery()))).scalar_one()
         rows = (await self.session.scalars(statement.order_by(Buyer.legal_name, Buyer.id).limit(limit).offset(offset))).all()
         return total, rows

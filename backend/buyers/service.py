@@ -17,7 +17,7 @@ from backend.buyers.repository import BuyerRepository
 from backend.db.base import utcnow
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.i18n import _, normalise
-from backend.money import is_currency, parse_decimal
+from backend.money import is_currency, parse_decimal, storable
 from backend.tenants.service import normalise_email
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -86,7 +86,7 @@ async def _validated(session: AsyncSession, data: BuyerInput, buyer_id: uuid.UUI
     credit_limit = None
     if data.credit_limit not in (None, ""):
         credit_limit = parse_decimal(data.credit_limit)
-        if credit_limit is None or credit_limit < 0:
+        if credit_limit is None or credit_limit < 0 or not storable(credit_limit):
             raise ValidationFailed(_("The credit limit must be an amount of zero or more."), field="credit_limit")
     tags = sorted({t.strip()[:40] for t in (data.tags or []) if isinstance(t, str) and t.strip()})
     if len(tags) > MAX_TAGS:

@@ -11,7 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 from backend.i18n import _
-from backend.money import ZERO, is_currency, round_money
+from backend.money import LARGEST_AMOUNT, ZERO, is_currency, round_money, storable
 
 
 @dataclass
@@ -99,9 +99,36 @@ def validate_draft(draft: InvoiceDraft, *, buyer_named_apart: bool = False) -> l
             problems.append(Problem(prefix + "unit_price", _("Line %(line)s: the unit price is negative."), {"line": index}))
         if not (ZERO <= line.tax_rate <= 100):
             problems.append(Problem(prefix + "tax_rate", _("Line %(line)s: the tax rate must be 0–100 %%."), {"line": index}))
+        for name, value in (("quantity", line.quantity), ("unit_price", line.unit_price), ("tax_rate", line.tax_rate)):
+            if not storable(value):
+                problems.append(
+                    Problem(
+                        prefix + name,
+                        _("Line %(line)s: %(field)s takes at most 15 digits before the decimal point and 4 after it."),
+                        {"line": index, "field": name},
+                    )
+                )
+        for name, value, limit in (("sku", line.sku, 64), ("unit", line.unit, 16), ("description", line.description, 500)):
+            if value and len(value) > limit:
+                problems.append(
+                    Problem(
+                        prefix + name,
+                        _("Line %(line)s: %(field)s is longer than %(limit)s characters."),
+                        {"line": index, "field": name, "limit": limit},
+                    )
+                )
+    if draft.po_reference and len(draft.po_reference) > MAX_NUMBER:
+        problems.append(Problem("po_reference", _("The purchase-order number is longer than 64 characters.")))
+    if not problems and _gross_bound(draft) >= LARGEST_AMOUNT:
+        problems.append(Problem("lines", _("The invoice's total is larger than Accord can hold (10^15).")))
     if not problems and is_currency(draft.currency):
         problems += _stated_totals_problems(draft)
     return problems
+
+
+def _gross_bound(draft: InvoiceDraft) -> Decimal:
+    """An upper bound of the gross total (each line's net plus its tax), cheap enough for every imported row."""
+    return sum((abs(line.quantity * line.unit_price) * (1 + line.tax_rate / 100) for line in draft.lines), ZERO)
 
 
 def _stated_totals_problems(draft: InvoiceDraft) -> list[Problem]:

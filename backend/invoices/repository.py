@@ -237,8 +237,11 @@ class OrderRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get(self, order_id: uuid.UUID) -> PurchaseOrder | None:
-        return (await self.session.scalars(select(PurchaseOrder).where(PurchaseOrder.id == order_id))).first()
+    async def get(self, order_id: uuid.UUID, *, for_update: bool = False) -> PurchaseOrder | None:
+        statement = select(PurchaseOrder).where(PurchaseOrder.id == order_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.scalars(statement)).first()
 
     async def by_number(self, buyer_id: uuid.UUID, number: str) -> PurchaseOrder | None:
         statement = select(PurchaseOrder).where(PurchaseOrder.buyer_id == buyer_id, PurchaseOrder.number == number)

@@ -34,7 +34,7 @@ from backend.invoices.models import (
     LedgerEntry,
 )
 from backend.invoices.repository import OPEN_STATUSES, InvoiceFilter, InvoiceRepository, LedgerRepository, OrderRepository
-from backend.money import ZERO, is_currency, parse_decimal, round_money
+from backend.money import ZERO, is_currency, parse_decimal, round_money, storable
 
 
 def invoice_view(invoice: Invoice) -> dict:
@@ -156,6 +156,9 @@ async def issue_invoice(
             field="status",
             params={"status": Translatable(STATUS_LABELS[invoice.status])},
         )
+    if invoice.order_id:
+        # Two drafts of one order issued at once would each count the other as not yet billed.
+        await OrderRepository(session).get(invoice.order_id, for_update=True)
     findings = await checks.audit_invoice(session, invoice, today=today)
     blocking = [f for f in findings if f.blocking]
     if blocking:
@@ -214,6 +217,8 @@ def derive_status(invoice: Invoice, totals: dict[EntryKind, Decimal]) -> Invoice
     if invoice.open_amount <= 0:
         # A closed invoice is named by what closed most of it: 950 paid and 50 written off is paid,
         # 100 paid and 900 written off is a loss (ties go to the payment, then the credit note).
+        if paid == credited == written_off == ZERO:
+            return InvoiceStatus.CREDITED  # closed by a downward adjustment alone: a correction, not a payment
         closed_by = max(
             ((paid, 2, InvoiceStatus.PAID), (credited, 1, InvoiceStatus.CREDITED), (written_off, 0, InvoiceStatus.WRITTEN_OFF)),
             key=lambda share: share[:2],
@@ -245,6 +250,8 @@ def _amount(raw, currency: str, field_name: str = "amount") -> Decimal:
     amount = parse_decimal(raw)
     if amount is None:
         raise ValidationFailed(_("Enter an amount, such as 1250.00."), field=field_name)
+    if not storable(amount):
+        raise ValidationFailed(_("The amount is larger than Accord can hold (10^15)."), field=field_name)
     rounded = round_money(amount, currency)
     if rounded != amount:
         raise ValidationFailed(
@@ -421,6 +428,8 @@ async def _record_against_invoice(
     if kind is EntryKind.ADJUSTMENT:
         if value == 0:
             raise ValidationFailed(_("An adjustment is an amount other than zero."), field="amount")
+        if not storable(invoice.open_amount + value):
+            raise ValidationFailed(_("The amount is larger than Accord can hold (10^15)."), field="amount")
         if -value > invoice.open_amount:
             raise ValidationFailed(
                 _("The amount is above what is open on the invoice (%(open)s)."),

@@ -452,5 +452,5 @@ def statement_pdf(statement: Statement) -> bytes:
 
 def export_filename(statement: Statement, extension: str) -> str:
     # ASCII only: the reference is the supplier's customer number; names may be Chinese.
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in statement.buyer.reference)
+    safe = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "-_" else "-" for ch in statement.buyer.reference)
     return f"statement-{safe}-{statement.as_of.isoformat()}.{extension}"
