@@ -234,7 +234,11 @@ class InvoiceController(Controller):
     async def proof_file(
         self, db: AsyncSession, principal: Principal, invoice_id: uuid.UUID, delivery_id: uuid.UUID, file_id: uuid.UUID
     ) -> Stream:
-        await ledger.get_invoice(db, principal, invoice_id)
+        invoice = await ledger.get_invoice(db, principal, invoice_id)
+        delivery = await orders.get_delivery(db, principal, delivery_id)
+        # Only through a delivery this invoice shows: its own, or one against its order.
+        if delivery.invoice_id != invoice.id and (invoice.order_id is None or delivery.order_id != invoice.order_id):
+            raise NotFound(_("Not found."))
         stored, content = await orders.proof_file(db, principal, delivery_id, file_id)
         disposition = "inline" if stored.content_type in orders.PREVIEWABLE else "attachment"
         return Stream(

@@ -340,6 +340,9 @@ async def test_the_invoice_page_shows_its_order_and_deliveries_with_proof_files_
     assert link in page.text
     proof = await client.get(link)
     assert proof.status_code == 200 and proof.content.startswith(b"%PDF") and proof.headers["x-content-type-options"] == "nosniff"
+    # Through another invoice of the same tenant, which shows no such delivery, the file is not found.
+    unrelated = await make_invoice(world.a, buyer_id, lines=ONE_LINE)
+    assert (await client.get(f"/console/invoices/{unrelated.id}/deliveries/{delivery.id}/files/{stored.id}")).status_code == 404
 
     await client.post("/console/sign-out", data={"_csrf_token": await csrf_token(client, "/console")})
     await sign_in(client, world.b.finance)
