@@ -25,15 +25,6 @@ class BuyerRepository:
     async def by_reference(self, reference: str) -> Buyer | None:
         return (await self.session.scalars(select(Buyer).where(Buyer.reference == reference))).first()
 
-    async def by_references(self, references: Iterable[str]) -> dict[str, Buyer]:
-        wanted = list(set(references))
-        found: dict[str, Buyer] = {}
-        for start in range(0, len(wanted), 1000):
-            chunk = wanted[start : start + 1000]
-            for buyer in await self.session.scalars(select(Buyer).where(Buyer.reference.in_(chunk))):
-                found[buyer.reference] = buyer
-        return found
-
     async def names(self, buyer_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
         ids = list(set(buyer_ids))
         if not ids:
@@ -71,9 +62,6 @@ class BuyerRepository:
         total = (await self.session.execute(select(func.count()).select_from(statement.subquery()))).scalar_one()
         rows = (await self.session.scalars(statement.order_by(Buyer.legal_name, Buyer.id).limit(limit).offset(offset))).all()
         return total, rows
-
-    async def children(self, buyer_id: uuid.UUID) -> Sequence[Buyer]:
-        return (await self.session.scalars(select(Buyer).where(Buyer.parent_id == buyer_id).order_by(Buyer.legal_name))).all()
 
     async def contacts(self, buyer_id: uuid.UUID) -> Sequence[BuyerContact]:
         statement = select(BuyerContact).where(BuyerContact.buyer_id == buyer_id).order_by(BuyerContact.name)

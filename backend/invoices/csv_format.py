@@ -320,12 +320,6 @@ def read_chunks(stream: TextIO, *, scattered: set[str], chunk_rows: int = 2000, 
         yield chunk
 
 
-def count_rows(stream: TextIO) -> int:
-    reader = _decode_errors(stream)
-    read_header(reader)
-    return sum(1 for _record in reader)
-
-
 def first_rows(stream: TextIO, limit: int = 20) -> tuple[list[str], list[tuple[int, list[str]]]]:
     """The header's known columns and the first data rows (with their row numbers), for a preview table."""
     reader = _decode_errors(stream)

@@ -21,7 +21,6 @@ from backend.invoices.models import (
     PurchaseOrder,
     StoredFile,
 )
-from backend.money import ZERO
 
 # Invoices that still ask the buyer for money.
 OPEN_STATUSES = (InvoiceStatus.ISSUED, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.DISPUTED)
@@ -54,14 +53,6 @@ class InvoiceRepository:
 
     async def by_number(self, number: str) -> Invoice | None:
         return (await self.session.scalars(select(Invoice).where(Invoice.number == number))).first()
-
-    async def existing_numbers(self, numbers: Iterable[str]) -> set[str]:
-        wanted = list(set(numbers))
-        found: set[str] = set()
-        for start in range(0, len(wanted), 1000):
-            chunk = wanted[start : start + 1000]
-            found.update((await self.session.scalars(select(Invoice.number).where(Invoice.number.in_(chunk)))).all())
-        return found
 
     async def lines(self, invoice_id: uuid.UUID) -> Sequence[InvoiceLine]:
         statement = select(InvoiceLine).where(InvoiceLine.invoice_id == invoice_id).order_by(InvoiceLine.line_no)
@@ -137,25 +128,10 @@ class InvoiceRepository:
             statement = statement.where(Invoice.buyer_id == buyer_id)
         return (await self.session.execute(statement)).all()
 
-    async def open_items(self, buyer_id: uuid.UUID) -> Sequence[Invoice]:
-        statement = (
-            select(Invoice)
-            .where(Invoice.buyer_id == buyer_id, Invoice.open_amount > 0, Invoice.status.in_(OPEN_STATUSES))
-            .order_by(Invoice.due_date, Invoice.number)
-        )
-        return (await self.session.scalars(statement)).all()
-
-    async def of_buyer(self, buyer_id: uuid.UUID) -> Sequence[Invoice]:
-        statement = select(Invoice).where(Invoice.buyer_id == buyer_id).order_by(Invoice.issue_date, Invoice.number)
-        return (await self.session.scalars(statement)).all()
-
 
 class LedgerRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def entry(self, entry_id: uuid.UUID) -> LedgerEntry | None:
-        return (await self.session.scalars(select(LedgerEntry).where(LedgerEntry.id == entry_id))).first()
 
     async def by_document(self, kind: EntryKind, document_number: str) -> LedgerEntry | None:
         statement = select(LedgerEntry).where(LedgerEntry.kind == kind, LedgerEntry.document_number == document_number)
@@ -251,10 +227,6 @@ class OrderRepository:
         statement = select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.line_no)
         return (await self.session.scalars(statement)).all()
 
-    async def of_buyer(self, buyer_id: uuid.UUID) -> Sequence[PurchaseOrder]:
-        statement = select(PurchaseOrder).where(PurchaseOrder.buyer_id == buyer_id).order_by(PurchaseOrder.order_date.desc())
-        return (await self.session.scalars(statement)).all()
-
     async def page(
         self, *, buyer_id: uuid.UUID | None, query: str | None, limit: int, offset: int
     ) -> tuple[int, Sequence[PurchaseOrder]]:
@@ -346,10 +318,6 @@ class DeliveryRepository:
 
     async def file(self, file_id: uuid.UUID) -> StoredFile | None:
         return (await self.session.scalars(select(StoredFile).where(StoredFile.id == file_id))).first()
-
-
-def zero_if_none(value) -> Decimal:
-    return ZERO if value is None else Decimal(value)
 
 
 # --- statements of account and console overviews (backend/invoices/statements.py) ---------------

@@ -137,11 +137,6 @@ async def list_invoices(session: AsyncSession, principal: Principal, where: Invo
     return await InvoiceRepository(session).page(where, limit=limit, offset=offset)
 
 
-async def invoice_lines(session: AsyncSession, principal: Principal, invoice_id: uuid.UUID):
-    invoice = await get_invoice(session, principal, invoice_id)
-    return await InvoiceRepository(session).lines(invoice.id)
-
-
 async def issue_invoice(
     session: AsyncSession, principal: Principal, invoice_id: uuid.UUID, *, today: date | None = None
 ) -> Invoice:
