@@ -38,14 +38,20 @@ async def run_import(tenant_id: str, job_id: str, import_id: str) -> None:
         async with tenant_unit_of_work(tenant) as session:
             await imports.note_failure(session, run, f"{type(error).__name__}: {error}", final=True)
     except Exception as error:
-        log.exception("invoice import %s failed; it will be retried", import_id)
         async with tenant_unit_of_work(tenant) as session:
-            await imports.note_failure(session, run, f"{type(error).__name__}: {error}", final=False)
+            gave_up = await imports.note_failure(
+                session, run, f"{type(error).__name__}: {error}", final=False, attempts_allowed=MAX_RETRIES + 1
+            )
+        if gave_up:
+            log.exception("invoice import %s failed on its last attempt; it is marked failed", import_id)
+            return
+        log.exception("invoice import %s failed; it will be retried", import_id)
         raise
 
 
+MAX_RETRIES = 5
 import_invoices = dramatiq.actor(
-    run_import, actor_name=imports.IMPORT_ACTOR, queue_name="default", max_retries=5, time_limit=60 * 60 * 1000
+    run_import, actor_name=imports.IMPORT_ACTOR, queue_name="default", max_retries=MAX_RETRIES, time_limit=60 * 60 * 1000
 )
 # Tests await the function itself; Dramatiq's own wrapper needs its worker's event-loop thread.
 import_invoices.run_async = run_import

@@ -454,12 +454,17 @@ async def finish_import(session: AsyncSession, run: ImportRun) -> InvoiceImport 
     return record
 
 
-async def note_failure(session: AsyncSession, run: ImportRun, reason: str, *, final: bool) -> None:
-    """Shown on the import's page; a final failure (the file is gone) ends the import, others are retried."""
+async def note_failure(
+    session: AsyncSession, run: ImportRun, reason: str, *, final: bool, attempts_allowed: int | None = None
+) -> bool:
+    """Shown on the import's page. A final failure (the file is gone), or the last of the attempts the
+    job is allowed, ends the import as failed; True then, and the job is not to be tried again."""
     record = await ImportRepository(session).get(run.import_id, for_update=True)
     if record is None or record.status is not ImportStatus.RUNNING:
-        return
+        return True
     record.failure = reason[:2000]
+    record.failed_attempts += 1
+    final = final or (attempts_allowed is not None and record.failed_attempts >= attempts_allowed)
     if final:
         record.status = ImportStatus.FAILED
         record.finished_at = utcnow()
@@ -473,6 +478,7 @@ async def note_failure(session: AsyncSession, run: ImportRun, reason: str, *, fi
             success=False,
         )
     await session.flush()
+    return final
 
 
 # --- bulk JSON ------------------------------------------------------------------------------

@@ -348,3 +348,24 @@ async def test_the_malformed_example_names_the_line_and_element(world):
 
 
 # --- bulk JSON ------------------------------------------------------------------------------
+
+
+async def test_a_job_that_fails_on_every_attempt_ends_the_import_as_failed_on_its_last(world, monkeypatch):
+    from workers.invoices import MAX_RETRIES
+
+    await make_buyer(world.a, reference="FAIL-1")
+    record = await upload(world.a, csv_bytes(one_line_invoices(3, "FAIL-1", "F")))
+    await confirm(world.a, record.id)
+
+    async def database_gone(session, run, chunk):
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(imports, "import_chunk", database_gone)
+    for _attempt in range(MAX_RETRIES):  # Dramatiq delivers the message again after each failure
+        with pytest.raises(ConnectionError):
+            await run_import_job(world.a, record.id)
+        assert (await the_import(world.a, record.id)).status is ImportStatus.RUNNING
+    record = await run_import_job(world.a, record.id)  # the last attempt: no exception, no further retry
+    assert record.status is ImportStatus.FAILED and record.failed_attempts == MAX_RETRIES + 1
+    assert "database went away" in record.failure
+    assert await count(world.a, Invoice) == 0
