@@ -53,3 +53,9 @@ def parse_decimal(raw: str | Decimal | int | None) -> Decimal | None:
 def storable(value: Decimal) -> bool:
     """Fits a NUMERIC(19,4) column exactly: finite, under 10^15 and at most four decimals."""
     return value.is_finite() and abs(value) < LARGEST_AMOUNT and value.as_tuple().exponent >= -STORED_DECIMALS
+
+
+def as_typed(value: Decimal) -> str:
+    """12.5000 as 12.5, and 0E-4 as 0: a quantity or rate as a person would type it."""
+    normal = Decimal(value).normalize()
+    return format(normal if normal != 0 else ZERO, "f")

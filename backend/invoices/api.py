@@ -19,7 +19,7 @@ from backend.auth.principal import Principal
 from backend.errors import DomainError
 from backend.http.pagination import MAX_LIMIT
 from backend.invoices import orders, service
-from backend.invoices.models import InvoiceSource, InvoiceStatus
+from backend.invoices.models import InvoiceSource, InvoiceStatus, StoredFile
 from backend.invoices.repository import InvoiceFilter
 from backend.invoices.schemas import (
     DeliveryIn,
@@ -280,16 +280,20 @@ class DeliveryController(Controller):
         response_description="The file's bytes: a PDF, PNG, JPEG, WebP or TIFF",
     )
     async def download_file(self, db: AsyncSession, principal: Principal, delivery_id: uuid.UUID, file_id: uuid.UUID) -> Stream:
-        stored, content = await orders.proof_file(db, principal, delivery_id, file_id)
-        return Stream(
-            _chunks(content),
-            media_type=stored.content_type,
-            headers={
-                "Content-Type": stored.content_type,
-                "Content-Disposition": _disposition(stored.filename, stored.content_type),
-                "Content-Length": str(stored.size),
-                "X-Content-Type-Options": "nosniff",
-                "Cache-Control": "private, no-store",
-                "X-Checksum-SHA256": stored.sha256,
-            },
-        )
+        return proof_file_stream(*await orders.proof_file(db, principal, delivery_id, file_id))
+
+
+def proof_file_stream(stored: StoredFile, content: BinaryIO) -> Stream:
+    """A proof-of-delivery file as sent everywhere it is downloaded (API and console)."""
+    return Stream(
+        _chunks(content),
+        media_type=stored.content_type,
+        headers={
+            "Content-Type": stored.content_type,
+            "Content-Disposition": _disposition(stored.filename, stored.content_type),
+            "Content-Length": str(stored.size),
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+            "X-Checksum-SHA256": stored.sha256,
+        },
+    )

@@ -22,7 +22,7 @@ from backend.i18n import _, gettext
 from backend.invoices.checks_repository import InvoiceCheckRepository
 from backend.invoices.models import Invoice, InvoiceCheckSetting, InvoiceLine, OrderLine
 from backend.invoices.repository import InvoiceRepository, OrderRepository
-from backend.money import ZERO, round_money
+from backend.money import ZERO, as_typed, round_money
 
 # The checks, in the order they are shown, with what each means to a finance team.
 CHECKS: dict[str, str] = {
@@ -147,7 +147,7 @@ async def _against_order(repository, invoice, lines, order, order_lines) -> list
                 (
                     "quantity",
                     _("Line %(line)s: %(billed)s billed in all, %(ordered)s ordered."),
-                    {"line": line.line_no, "billed": _plain(billed), "ordered": _plain(match.quantity)},
+                    {"line": line.line_no, "billed": as_typed(billed), "ordered": as_typed(match.quantity)},
                 )
             )
         if line.unit_price != match.unit_price:
@@ -167,7 +167,7 @@ async def _against_order(repository, invoice, lines, order, order_lines) -> list
                 (
                     "tax",
                     _("Line %(line)s: tax %(rate)s %%, the order says %(ordered)s %%."),
-                    {"line": line.line_no, "rate": _plain(line.tax_rate), "ordered": _plain(match.tax_rate)},
+                    {"line": line.line_no, "rate": as_typed(line.tax_rate), "ordered": as_typed(match.tax_rate)},
                 )
             )
     order_net = sum((line.quantity * line.unit_price for line in order_lines), ZERO)
@@ -190,12 +190,7 @@ async def _against_order(repository, invoice, lines, order, order_lines) -> list
 def _amount(value: Decimal, currency: str) -> str:
     """Money as an invoice prints it (12.50, not 12.5 or 12.5000); a finer unit price keeps its decimals."""
     rounded = round_money(value, currency)
-    return str(rounded) if rounded == value else _plain(value)
-
-
-def _plain(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text
+    return str(rounded) if rounded == value else as_typed(value)
 
 
 def _is_blocking(check: str, settings: dict[str, InvoiceCheckSetting]) -> bool:

@@ -71,25 +71,11 @@ def invoice_totals(draft: InvoiceDraft) -> LineTotals:
 MAX_NUMBER = 64
 
 
-def validate_draft(draft: InvoiceDraft, *, buyer_named_apart: bool = False) -> list[Problem]:
-    """Every problem of the draft itself (not of its buyer or number's uniqueness), each naming its field.
-
-    `buyer_named_apart`: the caller names the buyer by id, so the draft needs no buyer reference.
-    """
+def validate_lines(lines) -> list[Problem]:
+    """The problems of invoice or order lines (anything with description, quantity, unit_price, tax_rate,
+    sku and unit), each named `lines[n].field`."""
     problems: list[Problem] = []
-    if not draft.number or not draft.number.strip():
-        problems.append(Problem("number", _("The invoice number is missing.")))
-    elif len(draft.number) > MAX_NUMBER:
-        problems.append(Problem("number", _("The invoice number is longer than 64 characters.")))
-    if not draft.buyer_reference and not buyer_named_apart:
-        problems.append(Problem("buyer_reference", _("The buyer is missing.")))
-    if not is_currency(draft.currency):
-        problems.append(Problem("currency", _("Unknown currency code: %(value)s."), {"value": draft.currency or ""}))
-    if draft.due_date is not None and draft.due_date < draft.issue_date:
-        problems.append(Problem("due_date", _("The due date is before the issue date.")))
-    if not draft.lines:
-        problems.append(Problem("lines", _("An invoice needs at least one line.")))
-    for index, line in enumerate(draft.lines, start=1):
+    for index, line in enumerate(lines, start=1):
         prefix = f"lines[{index}]."
         if not (line.description or "").strip():
             problems.append(Problem(prefix + "description", _("Line %(line)s has no description."), {"line": index}))
@@ -117,6 +103,28 @@ def validate_draft(draft: InvoiceDraft, *, buyer_named_apart: bool = False) -> l
                         {"line": index, "field": name, "limit": limit},
                     )
                 )
+    return problems
+
+
+def validate_draft(draft: InvoiceDraft, *, buyer_named_apart: bool = False) -> list[Problem]:
+    """Every problem of the draft itself (not of its buyer or number's uniqueness), each naming its field.
+
+    `buyer_named_apart`: the caller names the buyer by id, so the draft needs no buyer reference.
+    """
+    problems: list[Problem] = []
+    if not draft.number or not draft.number.strip():
+        problems.append(Problem("number", _("The invoice number is missing.")))
+    elif len(draft.number) > MAX_NUMBER:
+        problems.append(Problem("number", _("The invoice number is longer than 64 characters.")))
+    if not draft.buyer_reference and not buyer_named_apart:
+        problems.append(Problem("buyer_reference", _("The buyer is missing.")))
+    if not is_currency(draft.currency):
+        problems.append(Problem("currency", _("Unknown currency code: %(value)s."), {"value": draft.currency or ""}))
+    if draft.due_date is not None and draft.due_date < draft.issue_date:
+        problems.append(Problem("due_date", _("The due date is before the issue date.")))
+    if not draft.lines:
+        problems.append(Problem("lines", _("An invoice needs at least one line.")))
+    problems += validate_lines(draft.lines)
     if draft.po_reference and len(draft.po_reference) > MAX_NUMBER:
         problems.append(Problem("po_reference", _("The purchase-order number is longer than 64 characters.")))
     if not problems and _gross_bound(draft) >= LARGEST_AMOUNT:

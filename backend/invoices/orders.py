@@ -23,6 +23,7 @@ from backend.buyers.repository import BuyerRepository
 from backend.errors import Conflict, DomainError, NotFound, ValidationFailed
 from backend.files import storage
 from backend.i18n import _
+from backend.invoices.drafts import validate_lines
 from backend.invoices.models import Delivery, Invoice, InvoiceLine, OrderLine, PurchaseOrder, StoredFile
 from backend.invoices.repository import DeliveryRepository, InvoiceRepository, LedgerRepository, OrderRepository
 from backend.invoices.service import Balance, get_invoice, invoice_balance
@@ -97,24 +98,12 @@ async def create_order(session: AsyncSession, principal: Principal, data: OrderI
         raise ValidationFailed(_("The order date is in the future."), field="order_date")
     if not data.lines:
         raise ValidationFailed(_("An order needs at least one line."), field="lines")
+    if problems := validate_lines(data.lines):
+        raise ValidationFailed(problems[0].message, field=problems[0].field, params=problems[0].args)
     lines = []
     for index, line in enumerate(data.lines, start=1):
         prefix = f"lines[{index}]."
-        description = _text(line.description, 500, prefix + "description")
-        if not description:
-            raise ValidationFailed(_("Line %(line)s has no description."), field=prefix + "description", params={"line": index})
-        if line.quantity <= 0:
-            raise ValidationFailed(
-                _("Line %(line)s: the quantity must be above zero."), field=prefix + "quantity", params={"line": index}
-            )
-        if line.unit_price < 0:
-            raise ValidationFailed(
-                _("Line %(line)s: the unit price is negative."), field=prefix + "unit_price", params={"line": index}
-            )
-        if not ZERO <= line.tax_rate <= 100:
-            raise ValidationFailed(
-                _("Line %(line)s: the tax rate must be 0–100 %%."), field=prefix + "tax_rate", params={"line": index}
-            )
+        description = line.description.strip()
         lines.append(
             OrderLine(
                 line_no=index,

@@ -25,7 +25,7 @@ from backend.invoices.orders import (
     OrderLineInput,
 )
 from backend.invoices.service import Balance, PaymentAllocation
-from backend.money import ZERO, minor_unit
+from backend.money import ZERO, as_typed, minor_unit
 
 # Numeric(19, 4) columns: 15 digits before the point, 4 after.
 _LIMIT = Decimal(10) ** 15
@@ -52,11 +52,6 @@ def amount_text(value: Decimal | None, currency: str) -> str | None:
     unit = minor_unit(currency)
     rounded = value.quantize(unit)
     return format(rounded if rounded == value else value.normalize(), "f")
-
-
-def quantity_text(value: Decimal) -> str:
-    normal = Decimal(value).normalize()
-    return format(normal if normal != 0 else ZERO, "f")
 
 
 Text64 = Annotated[str, msgspec.Meta(max_length=64)]
@@ -211,10 +206,10 @@ class InvoiceLineOut:
             line.line_no,
             line.sku,
             line.description,
-            quantity_text(line.quantity),
+            as_typed(line.quantity),
             line.unit,
             amount_text(line.unit_price, currency),
-            quantity_text(line.tax_rate),
+            as_typed(line.tax_rate),
             amount_text(line.net_amount, currency),
             amount_text(line.tax_amount, currency),
             amount_text(line.gross_amount, currency),
@@ -289,10 +284,10 @@ class OrderLineOut:
             line.line_no,
             line.sku,
             line.description,
-            quantity_text(line.quantity),
+            as_typed(line.quantity),
             line.unit,
             amount_text(line.unit_price, currency),
-            quantity_text(line.tax_rate),
+            as_typed(line.tax_rate),
         )
 
 

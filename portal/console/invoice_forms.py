@@ -31,7 +31,7 @@ from backend.i18n import _, gettext
 from backend.invoices import orders
 from backend.invoices import service as ledger
 from backend.invoices.drafts import InvoiceDraft, LineDraft, validate_draft
-from backend.money import parse_decimal
+from backend.money import as_typed, parse_decimal
 from portal import web
 from portal.console.invoices import BUYER_CHOICES, MAX_PROOF_FILES, invoice_page, parse_date
 from portal.console.sign_in import Form
@@ -118,11 +118,6 @@ def read_lines(data: dict[str, str], *, add_row: bool = False) -> Lines:
     return Lines(rows=typed + empty_rows(blank), drafts=drafts, errors=errors)
 
 
-def _plain(amount: Decimal) -> str:
-    """12.5000 as 12.5, as a person would type it."""
-    return format(amount.normalize(), "f")
-
-
 def _buyer_id(raw: str | None) -> uuid.UUID | None:
     try:
         return uuid.UUID((raw or "").strip())
@@ -206,10 +201,10 @@ class InvoiceFormController(Controller):
                     {
                         "sku": line.sku or "",
                         "description": line.description,
-                        "quantity": _plain(line.quantity),
+                        "quantity": as_typed(line.quantity),
                         "unit": line.unit,
-                        "unit_price": _plain(line.unit_price),
-                        "tax_rate": _plain(line.tax_rate),
+                        "unit_price": as_typed(line.unit_price),
+                        "tax_rate": as_typed(line.tax_rate),
                     }
                     for line in details.lines
                 ] + empty_rows(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from typing import Annotated
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, get, post
 from litestar.params import Parameter
@@ -19,6 +19,7 @@ from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.i18n import _, gettext
 from backend.invoices import checks, orders, statements
 from backend.invoices import service as ledger
+from backend.invoices.api import proof_file_stream
 from backend.invoices.models import ENTRY_KINDS, STATUS_LABELS, InvoiceStatus
 from backend.invoices.repository import OPEN_STATUSES, InvoiceFilter
 from backend.money import is_currency
@@ -239,21 +240,4 @@ class InvoiceController(Controller):
         # Only through a delivery this invoice shows: its own, or one against its order.
         if delivery.invoice_id != invoice.id and (invoice.order_id is None or delivery.order_id != invoice.order_id):
             raise NotFound(_("Not found."))
-        stored, content = await orders.proof_file(db, principal, delivery_id, file_id)
-        disposition = "inline" if stored.content_type in orders.PREVIEWABLE else "attachment"
-        return Stream(
-            _chunks(content),
-            media_type=stored.content_type,
-            headers={
-                "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(stored.filename)}",
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
-
-
-def _chunks(content):
-    try:
-        while chunk := content.read(64 * 1024):
-            yield chunk
-    finally:
-        content.close()
+        return proof_file_stream(*await orders.proof_file(db, principal, delivery_id, file_id))

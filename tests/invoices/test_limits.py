@@ -108,3 +108,13 @@ async def test_two_buyers_created_at_once_with_one_customer_number_give_one_buye
         *(client.post("/api/v1/buyers", json=body, headers=bearer(world.a.api_key)) for _ in range(2))
     )
     assert sorted(r.status_code for r in responses) == [201, 409], [r.text for r in responses]
+
+
+async def test_an_order_line_that_would_not_fit_is_refused_by_name_like_an_invoice_line(client, world):
+    from tests.invoices.test_orders_api import order_body
+
+    buyer_id = await make_buyer(world.a)
+    lines = [{"description": "Bolt", "quantity": "1.00001", "unit_price": "1", "tax_rate": "13"}]
+    response = await client.post("/api/v1/orders", json=order_body(buyer_id, lines=lines), headers=bearer(world.a.api_key))
+    assert response.status_code in (400, 422) and response.json()["field"] == "lines[1].quantity"
+    assert (await client.get("/api/v1/orders", headers=bearer(world.a.api_key))).json()["items"] == []
