@@ -20,16 +20,36 @@ class Permission(StrEnum):
     EDIT_LEDGER = "edit_ledger"
     # Credit notes, write-offs, credit limits and the invoice-audit settings.
     APPROVE_LEDGER = "approve_ledger"
+    # Register and work dispute cases: move, assign, message the buyer, propose, resolve.
+    WORK_DISPUTES = "work_disputes"
+    # Answer evaluation tasks and write internal notes on a case (collaborators from sales, logistics, quality).
+    CONTRIBUTE_DISPUTES = "contribute_disputes"
 
 
 _GRANTS: dict[Role, frozenset[Permission]] = {
     Role.OWNER: frozenset(Permission),
     Role.ADMIN: frozenset(Permission),
     Role.CREDIT_MANAGER: frozenset(
-        {Permission.READ_AUDIT, Permission.READ_TEAM, Permission.READ_LEDGER, Permission.EDIT_LEDGER, Permission.APPROVE_LEDGER}
+        {
+            Permission.READ_AUDIT,
+            Permission.READ_TEAM,
+            Permission.READ_LEDGER,
+            Permission.EDIT_LEDGER,
+            Permission.APPROVE_LEDGER,
+            Permission.WORK_DISPUTES,
+            Permission.CONTRIBUTE_DISPUTES,
+        }
     ),
-    Role.COLLECTOR: frozenset({Permission.READ_TEAM, Permission.READ_LEDGER, Permission.EDIT_LEDGER}),
-    Role.COLLABORATOR: frozenset({Permission.READ_TEAM, Permission.READ_LEDGER}),
+    Role.COLLECTOR: frozenset(
+        {
+            Permission.READ_TEAM,
+            Permission.READ_LEDGER,
+            Permission.EDIT_LEDGER,
+            Permission.WORK_DISPUTES,
+            Permission.CONTRIBUTE_DISPUTES,
+        }
+    ),
+    Role.COLLABORATOR: frozenset({Permission.READ_TEAM, Permission.READ_LEDGER, Permission.CONTRIBUTE_DISPUTES}),
     Role.VIEWER: frozenset({Permission.READ_TEAM, Permission.READ_LEDGER}),
 }
 

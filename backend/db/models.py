@@ -4,6 +4,21 @@ from backend.audit.models import AuditEvent
 from backend.auth.models import ApiKey, SignInSession, SignInThrottle
 from backend.buyers.models import Buyer, BuyerContact
 from backend.db.base import Model, TenantOwned
+from backend.disputes.models import (
+    Approval,
+    ChecklistAnswer,
+    DisputeCase,
+    DisputeCode,
+    DisputeEvent,
+    DisputeItem,
+    DisputeMessage,
+    DisputeSettings,
+    DisputeTask,
+    Instalment,
+    Proposal,
+    ProposalOption,
+    RoutingRule,
+)
 from backend.invoices.models import (
     Allocation,
     Delivery,
@@ -22,10 +37,20 @@ from backend.tenants.models import Membership, Tenant, User
 __all__ = [
     "Allocation",
     "ApiKey",
+    "Approval",
     "AuditEvent",
     "Buyer",
     "BuyerContact",
+    "ChecklistAnswer",
     "Delivery",
+    "DisputeCase",
+    "DisputeCode",
+    "DisputeEvent",
+    "DisputeItem",
+    "DisputeMessage",
+    "DisputeSettings",
+    "DisputeTask",
+    "Instalment",
     "Invoice",
     "InvoiceCheckSetting",
     "InvoiceImport",
@@ -36,7 +61,10 @@ __all__ = [
     "Model",
     "OrderLine",
     "OutboxJob",
+    "Proposal",
+    "ProposalOption",
     "PurchaseOrder",
+    "RoutingRule",
     "SchedulerTick",
     "SignInSession",
     "SignInThrottle",

@@ -4,11 +4,8 @@ beside an invoice. The only code that changes orders and deliveries.
 
 from __future__ import annotations
 
-import asyncio
-import re
-import unicodedata
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -20,8 +17,8 @@ from backend.audit import service as audit
 from backend.auth.policies import Permission, require
 from backend.auth.principal import Principal
 from backend.buyers.repository import BuyerRepository
-from backend.errors import Conflict, DomainError, NotFound, ValidationFailed
-from backend.files import storage
+from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.files import uploads
 from backend.i18n import _
 from backend.invoices.drafts import validate_lines
 from backend.invoices.models import Delivery, Invoice, InvoiceLine, OrderLine, PurchaseOrder, StoredFile
@@ -30,11 +27,9 @@ from backend.invoices.service import Balance, get_invoice, invoice_balance
 from backend.money import ZERO, is_currency
 
 DELIVERY_FILE = "delivery"
-MAX_PROOF_BYTES = 20 * 1024 * 1024
-
-
-class FileTooLarge(DomainError):
-    status_code = 413
+MAX_PROOF_BYTES = uploads.MAX_UPLOAD_BYTES
+FileTooLarge = uploads.FileTooLarge
+PREVIEWABLE = uploads.PREVIEWABLE
 
 
 # --- purchase orders -----------------------------------------------------------------------
@@ -286,37 +281,6 @@ async def _with_files(repository: DeliveryRepository, deliveries: Sequence[Deliv
 
 # --- proof-of-delivery files ---------------------------------------------------------------
 
-# Recognised by their first bytes, never by the name or the Content-Type the client sent.
-_SIGNATURES: tuple[tuple[str, str, Callable[[bytes], bool]], ...] = (
-    ("application/pdf", ".pdf", lambda head: head.startswith(b"%PDF-")),
-    ("image/png", ".png", lambda head: head.startswith(b"\x89PNG\r\n\x1a\n")),
-    ("image/jpeg", ".jpg", lambda head: head.startswith(b"\xff\xd8\xff")),
-    ("image/webp", ".webp", lambda head: head[:4] == b"RIFF" and head[8:12] == b"WEBP"),
-    ("image/tiff", ".tif", lambda head: head[:4] in (b"II*\x00", b"MM\x00*")),
-)
-# Shown in the browser; anything else (TIFF) is only ever downloaded.
-PREVIEWABLE = frozenset({"application/pdf", "image/png", "image/jpeg", "image/webp"})
-_SUFFIX = {content_type: suffix for content_type, suffix, _matches in _SIGNATURES}
-
-
-def sniff_content_type(head: bytes) -> str | None:
-    for content_type, _suffix, matches in _SIGNATURES:
-        if matches(head):
-            return content_type
-    return None
-
-
-def safe_filename(name: str | None, content_type: str) -> str:
-    """The client's file name without folders or control characters, for Content-Disposition only."""
-    name = unicodedata.normalize("NFC", (name or "").replace("\\", "/").rsplit("/", 1)[-1])
-    name = re.sub(r"[\x00-\x1f\x7f\"]", "", name).strip(" .")
-    if not name:
-        name = "proof-of-delivery" + _SUFFIX[content_type]
-    if len(name) > 200:
-        stem, dot, suffix = name.rpartition(".")
-        name = (stem[:190] + dot + suffix[:9]) if dot and len(suffix) < 10 else name[:200]
-    return name
-
 
 async def attach_proof(
     session: AsyncSession,
@@ -330,35 +294,16 @@ async def attach_proof(
     """Store a proof-of-delivery file: type checked by content, size capped while copying, SHA-256 recorded."""
     require(principal, Permission.EDIT_LEDGER)
     delivery = await get_delivery(session, principal, delivery_id)
-    head = source.read(16)
-    if not head:
-        raise ValidationFailed(_("The file is empty."), field="file")
-    content_type = sniff_content_type(head)
-    if content_type is None:
-        raise ValidationFailed(_("Proof of delivery must be a PDF, PNG, JPEG, WebP or TIFF file."), field="file")
-    source.seek(0)
-    store = storage.get_storage()
-    try:
-        kept = await asyncio.to_thread(store.put, principal.tenant_id, source, suffix=_SUFFIX[content_type], max_size=max_bytes)
-    except storage.FileTooLarge as error:
-        raise FileTooLarge(
-            _("The file is larger than %(limit)s MB."), field="file", params={"limit": error.limit // (1024 * 1024)}
-        ) from error
-    stored = StoredFile(
+    stored = await uploads.store_upload(
+        session,
         owner_type=DELIVERY_FILE,
         owner_id=delivery.id,
-        storage_key=kept.key,
-        filename=safe_filename(filename, content_type),
-        content_type=content_type,
-        size=kept.size,
-        sha256=kept.sha256,
+        filename=filename,
+        source=source,
+        refused_type_message=_("Proof of delivery must be a PDF, PNG, JPEG, WebP or TIFF file."),
+        fallback_name="proof-of-delivery",
+        max_bytes=max_bytes,
     )
-    session.add(stored)
-    try:
-        await session.flush()
-    except BaseException:
-        await asyncio.to_thread(store.delete, principal.tenant_id, kept.key)
-        raise
     audit.record(
         session,
         principal.actor(),
@@ -378,7 +323,7 @@ async def proof_file(
     stored = await DeliveryRepository(session).file(file_id)
     if stored is None or stored.owner_type != DELIVERY_FILE or stored.owner_id != delivery.id:
         raise NotFound(_("Not found."))
-    return stored, await asyncio.to_thread(storage.get_storage().open, principal.tenant_id, stored.storage_key)
+    return stored, await uploads.open_stored(session, stored)
 
 
 # --- an invoice with everything around it --------------------------------------------------

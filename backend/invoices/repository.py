@@ -48,7 +48,8 @@ class InvoiceRepository:
     async def get(self, invoice_id: uuid.UUID, *, for_update: bool = False) -> Invoice | None:
         statement = select(Invoice).where(Invoice.id == invoice_id)
         if for_update:
-            statement = statement.with_for_update()
+            # Fresh values once the lock is ours, even when this session loaded the row before.
+            statement = statement.with_for_update().execution_options(populate_existing=True)
         return (await self.session.scalars(statement)).first()
 
     async def by_number(self, number: str) -> Invoice | None:

@@ -20,6 +20,7 @@ from backend.auth.principal import Principal
 from backend.buyers.models import Buyer
 from backend.buyers.repository import BuyerRepository
 from backend.db.base import utcnow
+from backend.disputes import holds
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.i18n import Translatable, _
 from backend.invoices.drafts import InvoiceDraft, invoice_totals, line_totals, validate_draft
@@ -229,6 +230,7 @@ async def _settle(session: AsyncSession, invoice: Invoice) -> None:
     totals = await LedgerRepository(session).totals_by_kind(invoice.id)
     reductions = sum((amount for kind, amount in totals.items() if kind is not EntryKind.ADJUSTMENT), ZERO)
     invoice.open_amount = invoice.gross_amount + totals.get(EntryKind.ADJUSTMENT, ZERO) - reductions
+    invoice.disputed_amount = await holds.held_on(session, invoice)
     invoice.status = derive_status(invoice, totals)
 
 
@@ -364,13 +366,19 @@ async def record_payment(
                 )
             plan.append((invoice, share))
     else:
-        remaining = total
-        for invoice in await invoices.open_of_buyer(buyer.id, currency, for_update=True):
-            if remaining <= 0:
-                break
-            share = min(remaining, invoice.open_amount)
-            plan.append((invoice, share))
-            remaining -= share
+        # Oldest first, the undisputed parts before what disputes hold: a payment that does not say
+        # otherwise pays what the buyer does not contest.
+        remaining, shares = total, {}
+        candidates = await invoices.open_of_buyer(buyer.id, currency, for_update=True)
+        for held_first in (False, True):
+            for invoice in candidates:
+                held = min(invoice.disputed_amount, invoice.open_amount)
+                room = invoice.open_amount - shares.get(invoice.id, ZERO) - (ZERO if held_first else held)
+                share = min(remaining, room)
+                if share > 0:
+                    shares[invoice.id] = shares.get(invoice.id, ZERO) + share
+                    remaining -= share
+        plan = [(invoice, shares[invoice.id]) for invoice in candidates if invoice.id in shares]
     entry = await _new_entry(
         session,
         principal,
@@ -398,6 +406,7 @@ async def _allocate(session: AsyncSession, entry: LedgerEntry, plan: list[tuple[
     for invoice, _share in plan:
         await _settle(session, invoice)
     await session.flush()
+    await holds.after_ledger_change(session, [invoice.id for invoice, _share in plan])
     return allocated
 
 
@@ -480,6 +489,18 @@ async def record_write_off(session: AsyncSession, principal: Principal, invoice_
 async def record_adjustment(session: AsyncSession, principal: Principal, invoice_id: uuid.UUID, **details) -> LedgerEntry:
     require(principal, Permission.EDIT_LEDGER)
     return await _record_against_invoice(session, principal, EntryKind.ADJUSTMENT, invoice_id, **details)
+
+
+async def record_settlement(
+    session: AsyncSession, principal: Principal, kind: EntryKind, invoice_id: uuid.UUID, **details
+) -> LedgerEntry:
+    """A credit note, write-off or (downward) adjustment that carries out a dispute's agreement.
+
+    For the disputes service only: its own rules (the working role, and a second person's approval
+    above the tenant's threshold) stand in for the approving role the ledger asks of a person.
+    """
+    require(principal, Permission.READ_LEDGER)
+    return await _record_against_invoice(session, principal, kind, invoice_id, **details)
 
 
 async def invoice_entries(session: AsyncSession, principal: Principal, invoice_id: uuid.UUID):

@@ -11,11 +11,13 @@ from sqlalchemy import func, select
 
 from backend.db.tenancy import TenantId
 from backend.db.uow import tenant_unit_of_work
+from backend.disputes.service import ItemInput
 from backend.errors import ValidationFailed
 from backend.invoices import service as ledger
 from backend.invoices.models import Allocation, Invoice, InvoiceStatus, LedgerEntry
 from backend.invoices.service import PaymentAllocation
 from tests.conftest import Supplier
+from tests.disputes.helpers import open_case
 from tests.factories import make_buyer, make_invoice, owner_of
 
 TODAY = date.today()
@@ -205,11 +207,7 @@ async def test_a_disputed_part_is_held_out_of_the_undisputed_balance(world):
     buyer_id = await make_buyer(world.a)
     invoice = await make_invoice(world.a, buyer_id)  # 1,130.00
     await pay(world.a, buyer_id, "500.00")  # 630.00 open
-    async with uow(world.a) as session:
-        # The disputes service keeps this amount; here it is set the way it will.
-        row = await ledger.get_invoice(session, owner_of(world.a), invoice.id, for_update=True)
-        row.disputed_amount = D("200.00")
-        await ledger.refresh_invoice(session, invoice.id)
+    await open_case(world.a, buyer_id, [ItemInput(invoice.id, amount="200.00")])
     after = await reload(world.a, invoice.id)
     assert after.status is InvoiceStatus.DISPUTED
     balance = ledger.invoice_balance(after, TODAY)
