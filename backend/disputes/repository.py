@@ -36,6 +36,7 @@ from backend.disputes.models import (
     RoutingRule,
 )
 from backend.invoices.models import Invoice, InvoiceLine, StoredFile
+from backend.invoices.repository import OPEN_STATUSES
 from backend.money import ZERO
 from backend.tenants.models import Membership, MembershipStatus, User
 
@@ -305,6 +306,25 @@ class DisputeRepository:
             .distinct()
         )
         return list((await self.session.scalars(statement)).all())
+
+    async def open_invoices_of_buyer(self, buyer_id: uuid.UUID, *, limit: int = 200) -> Sequence[Invoice]:
+        """The buyer's invoices with something open, earliest due first: what a new case may dispute."""
+        statement = (
+            select(Invoice)
+            .where(Invoice.buyer_id == buyer_id, Invoice.open_amount > 0, Invoice.status.in_(OPEN_STATUSES))
+            .order_by(Invoice.due_date, Invoice.number)
+            .limit(limit)
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def lines_of_invoices(self, invoice_ids: Iterable[uuid.UUID]) -> Sequence[InvoiceLine]:
+        ids = list(set(invoice_ids))
+        if not ids:
+            return []
+        statement = (
+            select(InvoiceLine).where(InvoiceLine.invoice_id.in_(ids)).order_by(InvoiceLine.invoice_id, InvoiceLine.line_no)
+        )
+        return (await self.session.scalars(statement)).all()
 
     async def cases_of_invoice(self, invoice_id: uuid.UUID) -> Sequence[DisputeCase]:
         statement = (

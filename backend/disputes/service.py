@@ -402,6 +402,40 @@ async def register_case(session: AsyncSession, principal: Principal, data: NewCa
     return case
 
 
+@dataclass
+class DisputableInvoice:
+    invoice: Invoice
+    room: Decimal  # open and not yet held by a case in progress
+    lines: list[tuple[InvoiceLine, Decimal]]  # each line with what is left to dispute on it
+
+
+async def disputable_invoices(session: AsyncSession, principal: Principal, buyer_id: uuid.UUID) -> list[DisputableInvoice]:
+    """A buyer's open invoices with their lines, and what each can still be disputed for (a new case's defaults)."""
+    require(principal, Permission.READ_LEDGER)
+    if await BuyerRepository(session).get(buyer_id) is None:
+        raise NotFound(_("Not found."))
+    disputes = DisputeRepository(session)
+    invoices = await disputes.open_invoices_of_buyer(buyer_id)
+    held = await disputes.remaining_on_invoices([invoice.id for invoice in invoices])
+    lines = await disputes.lines_of_invoices([invoice.id for invoice in invoices])
+    on_lines = await disputes.remaining_on_lines([line.id for line in lines])
+    found = []
+    for invoice in invoices:
+        room = invoice.open_amount - min(held.get(invoice.id, ZERO), invoice.open_amount)
+        found.append(
+            DisputableInvoice(
+                invoice,
+                room,
+                [
+                    (line, max(ZERO, min(line.gross_amount - on_lines.get(line.id, ZERO), room)))
+                    for line in lines
+                    if line.invoice_id == invoice.id
+                ],
+            )
+        )
+    return found
+
+
 # --- reading ---------------------------------------------------------------------------------------
 
 
@@ -839,6 +873,12 @@ async def cancel_task(
     await session.flush()
     _log(session, principal, case, "task_cancelled", task_id=str(task.id))
     return task
+
+
+async def pending_approvals(session: AsyncSession, principal: Principal) -> Sequence[tuple[Approval, DisputeCase]]:
+    """Agreements waiting for a second person, oldest first: the inbox of those who may approve."""
+    require(principal, Permission.APPROVE_LEDGER)
+    return await DisputeRepository(session).pending_approvals()
 
 
 async def my_open_tasks(session: AsyncSession, principal: Principal):
