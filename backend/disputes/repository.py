@@ -134,6 +134,16 @@ class DisputeRepository:
         )
         return [tuple(row) for row in (await self.session.execute(statement)).all()]
 
+    async def active_members(self) -> list[tuple[uuid.UUID, str, str, str]]:
+        """(id, display name, e-mail, role) of the tenant's active members, by name: who a routing rule may name."""
+        statement = (
+            select(User.id, User.display_name, User.email, Membership.role)
+            .join(Membership, Membership.user_id == User.id)
+            .where(Membership.status == MembershipStatus.ACTIVE)
+            .order_by(User.display_name, User.email)
+        )
+        return [tuple(row) for row in (await self.session.execute(statement)).all()]
+
     # --- cases ---------------------------------------------------------------------------
 
     async def get(self, case_id: uuid.UUID, *, for_update: bool = False) -> DisputeCase | None:
