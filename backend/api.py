@@ -11,6 +11,8 @@ from litestar.response import Response
 from backend.audit.api import AuditController
 from backend.buyers.api import BuyerController
 from backend.db.engine import get_database
+from backend.disputes.api import DisputeController, InvoiceDisputesController
+from backend.disputes.settings_api import DisputeSettingsController
 from backend.errors import DomainError
 from backend.http.errors import domain_error_as_json
 from backend.invoices.api import DeliveryController, InvoiceController, LedgerController, OrderController
@@ -37,6 +39,9 @@ def api_router() -> Router:
             DeliveryController,
             InvoiceImportController,
             InvoiceBulkController,
+            DisputeController,
+            InvoiceDisputesController,
+            DisputeSettingsController,
         ],
         exception_handlers={DomainError: domain_error_as_json},
         include_in_schema=True,
