@@ -100,6 +100,11 @@ def _text(value: str | None, field_name: str, *, required: str | None = None, li
     return text
 
 
+def _shown(amount: Decimal, currency: str) -> str:
+    """An amount as a message names it: to the currency's minor unit (the columns keep four decimals)."""
+    return str(round_money(amount, currency))
+
+
 def _money(raw, currency: str, field_name: str, *, allow_zero: bool = False) -> Decimal:
     amount = raw if isinstance(raw, Decimal) else parse_decimal(raw)
     if amount is None:
@@ -287,7 +292,7 @@ async def _checked_items(
                 raise ValidationFailed(
                     _("Line %(line)s of invoice %(number)s can be disputed for at most %(limit)s."),
                     field="items",
-                    params={"line": line.line_no, "number": invoice.number, "limit": str(max(line_room, ZERO))},
+                    params={"line": line.line_no, "number": invoice.number, "limit": _shown(max(line_room, ZERO), currency)},
                 )
         else:
             amount = disputable if item.amount in (None, "") else _money(item.amount, currency, "items")
@@ -302,7 +307,7 @@ async def _checked_items(
             raise ValidationFailed(
                 _("The disputed amount on invoice %(number)s is above what is open and not yet disputed (%(open)s)."),
                 field="items",
-                params={"number": invoice.number, "open": str(disputable)},
+                params={"number": invoice.number, "open": _shown(disputable, currency)},
             )
         checked.append((invoice, line, amount))
     return currency, checked
@@ -544,6 +549,19 @@ async def case_details(session: AsyncSession, principal: Principal, case_id: uui
 # --- moving a case along ---------------------------------------------------------------------------
 
 
+async def _drop_pending_approvals(session: AsyncSession, principal: Principal, case: DisputeCase, target: DisputeState) -> None:
+    """The agreement an approval waits on is no longer the case's: refuse it, so it can never carry
+    out a later agreement (or stay in the approvers' inbox for nothing)."""
+    for approval in await DisputeRepository(session).approvals(case.id):
+        if approval.status is not ApprovalStatus.PENDING:
+            continue
+        approval.status = ApprovalStatus.REFUSED
+        approval.decided_by_user_id = principal.id if principal.kind is PrincipalKind.USER else None
+        approval.decided_by, approval.decided_at = principal.label, utcnow()
+        approval.decision_note = _("The agreement fell through: the case moved to %(state)s.") % {"state": STATE_LABELS[target]}
+        _log(session, principal, case, "approval_withdrawn", approval_id=str(approval.id), state=target.value)
+
+
 async def move_case(
     session: AsyncSession,
     principal: Principal,
@@ -564,6 +582,7 @@ async def move_case(
     if target in (DisputeState.AGREED, DisputeState.RESOLVED):
         check_move(DisputeState.OPEN, target)  # the explanatory 409: these have their own operations
     note = _text(note, "note")
+    before = case_view(case)
     if target is DisputeState.REJECTED:
         note = _text(note, "note", required=_("Give the reasons for rejecting the dispute; the buyer reads them."))
         case.root_cause_code = await _check_code(session, CodeKind.ROOT_CAUSE, root_cause_code, "root_cause_code")
@@ -571,7 +590,8 @@ async def move_case(
         case.resolution_note = note
     if target is DisputeState.WITHDRAWN:
         case.resolution_note = note
-    before = case_view(case)
+    if case.state is DisputeState.AGREED:
+        await _drop_pending_approvals(session, principal, case, target)
     reopened = case.state not in ACTIVE_STATES
     _move(case, target)
     if reopened:
@@ -913,7 +933,7 @@ def _checked_option(raw: OptionInput, case: DisputeCase, held: Decimal, open_tot
             raise ValidationFailed(
                 _("The amount is above what the case still disputes (%(held)s)."),
                 field=f"{where}.amount",
-                params={"held": str(held)},
+                params={"held": _shown(held, case.currency)},
             )
     elif kind is OptionKind.INSTALMENTS:
         if not raw.schedule or len(raw.schedule) > 36:
@@ -931,7 +951,7 @@ def _checked_option(raw: OptionInput, case: DisputeCase, held: Decimal, open_tot
             raise ValidationFailed(
                 _("The instalments add up to more than is open on the case's invoices (%(open)s)."),
                 field=f"{where}.schedule",
-                params={"open": str(open_total)},
+                params={"open": _shown(open_total, case.currency)},
             )
     elif kind is OptionKind.REJECTION and not description:
         raise ValidationFailed(
@@ -1299,7 +1319,7 @@ async def _settle_items(
         raise Conflict(
             _("Only %(held)s of the agreed %(amount)s is still open on the case's invoices; make a new proposal."),
             field="amount",
-            params={"held": str(option.amount - left), "amount": str(option.amount)},
+            params={"held": _shown(option.amount - left, case.currency), "amount": _shown(option.amount, case.currency)},
         )
     return entries
 
@@ -1313,6 +1333,8 @@ async def check_settled(session: AsyncSession, principal: Principal, case_id: uu
     if any(entry.held > 0 for entry in invoices):
         return False
     before = case_view(case)
+    if case.state is DisputeState.AGREED:
+        await _drop_pending_approvals(session, principal, case, DisputeState.RESOLVED)
     settled = sum((entry.disputed for entry in invoices), ZERO)
     credited = case.credited_amount + case.written_off_amount
     case.collected_amount = max(ZERO, settled)
