@@ -38,6 +38,8 @@ from backend.disputes.schemas import (
     ChecklistAnswerIn,
     ChecklistItemOut,
     DecisionIn,
+    DisputableInvoiceOut,
+    DisputableList,
     EventOut,
     EvidenceUpload,
     FileList,
@@ -155,6 +157,17 @@ class DisputeController(Controller):
     async def register_case(self, db: AsyncSession, principal: Principal, data: CaseIn) -> CaseDetailOut:
         case = await service.register_case(db, principal, data.to_input())
         return await _details(db, principal, case.id)
+
+    @get(
+        "/disputable-invoices",
+        summary="What a buyer's open invoices and lines can still be disputed for",
+        description="The ids and amounts a new case names in its `items`: each open invoice of the buyer with what is open "
+        "and not yet held by a case in progress, and each of its lines with what is left to dispute on it.",
+    )
+    async def disputable_invoices(self, db: AsyncSession, principal: Principal, buyer_id: uuid.UUID) -> DisputableList:
+        return DisputableList(
+            items=[DisputableInvoiceOut.of(i) for i in await service.disputable_invoices(db, principal, buyer_id)]
+        )
 
     @get(
         "/{case_id:uuid}",
@@ -329,7 +342,7 @@ class DisputeController(Controller):
     )
     async def create_task(self, db: AsyncSession, principal: Principal, case_id: uuid.UUID, data: TaskIn) -> TaskOut:
         task = await service.create_task(db, principal, case_id, data.to_input())
-        return TaskOut.of(task)
+        return await self._task_out(db, principal, task.case_id, task.id)
 
     @post(
         "/tasks/{task_id:uuid}/answer",
@@ -338,13 +351,20 @@ class DisputeController(Controller):
         status_code=200,
     )
     async def answer_task(self, db: AsyncSession, principal: Principal, task_id: uuid.UUID, data: TaskAnswerIn) -> TaskOut:
-        return TaskOut.of(await service.answer_task(db, principal, task_id, data.answer, version=data.version))
+        task = await service.answer_task(db, principal, task_id, data.answer, version=data.version)
+        return await self._task_out(db, principal, task.case_id, task.id)
 
     @post("/tasks/{task_id:uuid}/cancel", summary="Cancel an open task", status_code=200)
     async def cancel_task(
         self, db: AsyncSession, principal: Principal, task_id: uuid.UUID, data: TaskCancelIn | None = None
     ) -> TaskOut:
-        return TaskOut.of(await service.cancel_task(db, principal, task_id, version=data.version if data else None))
+        task = await service.cancel_task(db, principal, task_id, version=data.version if data else None)
+        return await self._task_out(db, principal, task.case_id, task.id)
+
+    @staticmethod
+    async def _task_out(db: AsyncSession, principal: Principal, case_id: uuid.UUID, task_id: uuid.UUID) -> TaskOut:
+        details = await service.case_details(db, principal, case_id)
+        return TaskOut.of(next(t for t in details.tasks if t.id == task_id), details.names)
 
     # --- negotiation ---------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from backend.disputes.models import (
 from backend.disputes.service import (
     BuyerProfile,
     CaseDetails,
+    DisputableInvoice,
     HeldInvoice,
     ItemInput,
     NewCase,
@@ -555,6 +556,54 @@ class BuyerProfileOut:
             [ReasonCountOut(code, count) for code, count in profile.reasons.items()],
             None if profile.days_beyond_terms is None else str(profile.days_beyond_terms),
         )
+
+
+@dataclass
+class DisputableLineOut:
+    invoice_line_id: uuid.UUID
+    line_no: int
+    sku: str | None
+    description: str
+    gross_amount: str
+    # What a new case may still dispute on the line.
+    disputable_amount: str
+
+
+@dataclass
+class DisputableInvoiceOut:
+    invoice_id: uuid.UUID
+    invoice_number: str
+    currency: str
+    due_date: dt.date
+    gross_amount: str
+    open_amount: str
+    # Open and not yet held by a case in progress.
+    disputable_amount: str
+    lines: list[DisputableLineOut]
+
+    @classmethod
+    def of(cls, found: DisputableInvoice) -> DisputableInvoiceOut:
+        invoice, c = found.invoice, found.invoice.currency
+        return cls(
+            invoice.id,
+            invoice.number,
+            c,
+            invoice.due_date,
+            amount_text(invoice.gross_amount, c),
+            amount_text(invoice.open_amount, c),
+            amount_text(found.room, c),
+            [
+                DisputableLineOut(
+                    line.id, line.line_no, line.sku, line.description, amount_text(line.gross_amount, c), amount_text(room, c)
+                )
+                for line, room in found.lines
+            ],
+        )
+
+
+@dataclass
+class DisputableList:
+    items: list[DisputableInvoiceOut]
 
 
 # --- writing ---------------------------------------------------------------------------------
