@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 
-from backend.i18n import current_language, gettext
+from babel.dates import format_date
+
+from backend.disputes.codes import TEAMS
+from backend.disputes.notices import BuyerMessageNotice, TaskNotice, TeamMessageNotice
+from backend.i18n import babel_locale, current_language, gettext
 from backend.notifications.mailer import compose
 from backend.tenants.service import InvitationMail
 
@@ -26,3 +32,88 @@ def invitation_message(mail: InvitationMail) -> EmailMessage:
     finally:
         current_language.reset(token)
     return compose(mail.email, subject, body)
+
+
+@contextmanager
+def _in_language(language: str) -> Iterator[None]:
+    token = current_language.set(language)
+    try:
+        yield
+    finally:
+        current_language.reset(token)
+
+
+def _in_their_language(message: EmailMessage, language: str) -> EmailMessage:
+    message["Content-Language"] = language
+    return message
+
+
+def _files_line(attachments: tuple[str, ...]) -> list[str]:
+    return [gettext("Files with the message: %(files)s") % {"files": ", ".join(attachments)}] if attachments else []
+
+
+def dispute_message_to_team(notice: TeamMessageNotice) -> EmailMessage:
+    """A new note or message on a case, for its owner or someone with a task on it."""
+    params = {"number": notice.case_number, "author": notice.author, "buyer": notice.buyer_name}
+    with _in_language(notice.language):
+        if notice.internal:
+            subject = gettext("[%(number)s] Internal note from %(author)s") % params
+            intro = gettext("%(author)s wrote an internal note on dispute %(number)s (%(buyer)s). The buyer does not see it:")
+        else:
+            subject = gettext("[%(number)s] Message from %(author)s") % params
+            intro = gettext("%(author)s wrote in the thread of dispute %(number)s (%(buyer)s), which the buyer sees:")
+        body = "\n\n".join(
+            [
+                gettext("Hello %(name)s,") % {"name": notice.name},
+                intro % params,
+                notice.body,
+                *_files_line(notice.attachments),
+                gettext("Open the case: %(link)s") % {"link": notice.link},
+                gettext("You receive this because you own the case or have a task on it."),
+            ]
+        )
+    return _in_their_language(compose(notice.email, subject, body), notice.language)
+
+
+def dispute_message_to_buyer(notice: BuyerMessageNotice) -> EmailMessage:
+    """A message of the thread for one of the buyer's contacts: its text, and nothing of the team's notes."""
+    params = {"number": notice.case_number, "author": notice.author, "organisation": notice.organisation}
+    with _in_language(notice.language):
+        subject = gettext("%(organisation)s: a message about dispute %(number)s") % params
+        if notice.from_buyer:
+            intro = gettext("%(author)s wrote to %(organisation)s about dispute %(number)s:")
+        else:
+            intro = gettext("%(author)s of %(organisation)s wrote to you about dispute %(number)s:")
+        body = "\n\n".join(
+            [
+                gettext("Hello %(name)s,") % {"name": notice.name},
+                intro % params,
+                notice.body,
+                *_files_line(notice.attachments),
+                gettext("To answer, write to your contact at %(organisation)s and name dispute %(number)s.") % params,
+            ]
+        )
+    return _in_their_language(compose(notice.email, subject, body), notice.language)
+
+
+def dispute_task_message(notice: TaskNotice) -> EmailMessage:
+    """A question about a case for a colleague, with its due date and the way to the case."""
+    with _in_language(notice.language):
+        due = format_date(notice.due_on, format="long", locale=babel_locale(notice.language))
+        params = {
+            "number": notice.case_number,
+            "buyer": notice.buyer_name,
+            "asker": notice.asked_by,
+            "team": gettext(TEAMS.get(notice.team, notice.team)),
+            "due": due,
+        }
+        subject = gettext("[%(number)s] A question for you, due %(due)s") % params
+        body = "\n\n".join(
+            [
+                gettext("Hello %(name)s,") % {"name": notice.name},
+                gettext("%(asker)s asks you (%(team)s) about dispute %(number)s with %(buyer)s:") % params,
+                notice.question,
+                gettext("Please answer by %(due)s on the case: %(link)s") % {**params, "link": notice.link},
+            ]
+        )
+    return _in_their_language(compose(notice.email, subject, body), notice.language)

@@ -1,0 +1,168 @@
+"""Who is told of a new thread message or task, and what each may read.
+
+The team (the case's owner and the people with a task on it) hears of internal notes and messages
+alike, with a link to the case. The buyer's contacts hear only of messages written for the buyer:
+a notice for them is built from an external message and nothing else, so a note never reaches them.
+The author is never told of their own message. Each notice is for one person, in their language.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.buyers.repository import BuyerRepository
+from backend.disputes.models import DisputeCase, DisputeMessage, TaskStatus
+from backend.disputes.repository import DisputeRepository
+from backend.disputes.service import MESSAGE_FILE
+from backend.i18n import DEFAULT, normalise
+from backend.tenants.service import get_current_tenant
+
+
+@dataclass(frozen=True)
+class TeamMessageNotice:
+    email: str
+    name: str
+    language: str
+    organisation: str
+    case_number: str
+    buyer_name: str
+    author: str
+    body: str
+    internal: bool
+    attachments: tuple[str, ...]
+    link: str
+
+
+@dataclass(frozen=True)
+class BuyerMessageNotice:
+    """A message the buyer may read, for one of the buyer's contacts; never built from an internal note."""
+
+    email: str
+    name: str
+    language: str
+    organisation: str
+    case_number: str
+    author: str
+    from_buyer: bool  # written by another of the buyer's contacts
+    body: str
+    attachments: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TaskNotice:
+    email: str
+    name: str
+    language: str
+    organisation: str
+    case_number: str
+    buyer_name: str
+    team: str
+    question: str
+    due_on: date
+    asked_by: str
+    link: str
+
+
+def case_link(base_url: str, case: DisputeCase) -> str:
+    return f"{base_url}/console/disputes/{case.id}"
+
+
+async def _people(
+    session: AsyncSession, user_ids: list[uuid.UUID | None], *, except_user: uuid.UUID | None = None
+) -> list[tuple[str, str, str]]:
+    """(e-mail, name, language) of those among `user_ids` who are active members, but `except_user`."""
+    tenant_language = normalise((await get_current_tenant(session)).default_language) or DEFAULT
+    members = await DisputeRepository(session).member_emails(user_ids)
+    return [
+        (email, name, normalise(language) or tenant_language)
+        for user_id, email, name, language in sorted(members, key=lambda member: member[1])
+        if user_id != except_user
+    ]
+
+
+async def _team(session: AsyncSession, case: DisputeCase, *, except_user: uuid.UUID | None) -> list[tuple[str, str, str]]:
+    """The case's owner and the people with a task on it (not a cancelled one)."""
+    tasks = await DisputeRepository(session).tasks(case.id)
+    people = [case.owner_user_id, *(t.assignee_user_id for t in tasks if t.status is not TaskStatus.CANCELLED)]
+    return await _people(session, people, except_user=except_user)
+
+
+async def message_notices(
+    session: AsyncSession, message_id: uuid.UUID, base_url: str
+) -> tuple[list[TeamMessageNotice], list[BuyerMessageNotice]]:
+    """The e-mails a new thread message calls for: to the team, and (an external message only) to the buyer's contacts."""
+    disputes = DisputeRepository(session)
+    message: DisputeMessage | None = await disputes.message(message_id)
+    if message is None:
+        return [], []
+    case = await disputes.get(message.case_id)
+    buyer = await BuyerRepository(session).get(case.buyer_id)
+    organisation = (await get_current_tenant(session)).name
+    attachments = tuple(f.filename for f in await disputes.files_of(MESSAGE_FILE, [message.id]))
+    author_user = message.author_id if message.author_kind == "user" else None
+    team = [
+        TeamMessageNotice(
+            email=email,
+            name=name,
+            language=language,
+            organisation=organisation,
+            case_number=case.number,
+            buyer_name=buyer.legal_name,
+            author=message.author_name,
+            body=message.body,
+            internal=message.internal,
+            attachments=attachments,
+            link=case_link(base_url, case),
+        )
+        for email, name, language in await _team(session, case, except_user=author_user)
+    ]
+    if message.internal:
+        return team, []
+    author_contact = message.author_id if message.author_kind == "buyer_contact" else None
+    buyer_side = [
+        BuyerMessageNotice(
+            email=contact.email,
+            name=contact.name,
+            language=normalise(contact.language) or DEFAULT,
+            organisation=organisation,
+            case_number=case.number,
+            author=message.author_name,
+            from_buyer=author_contact is not None,
+            body=message.body,
+            attachments=attachments,
+        )
+        for contact in await BuyerRepository(session).contacts(case.buyer_id)
+        if contact.id != author_contact
+    ]
+    return team, buyer_side
+
+
+async def task_notice(session: AsyncSession, task_id: uuid.UUID, base_url: str) -> TaskNotice | None:
+    """The e-mail to the assignee of a task still open; None when there is no one to tell."""
+    disputes = DisputeRepository(session)
+    task = await disputes.task(task_id)
+    if task is None or task.status is not TaskStatus.OPEN:
+        return None
+    case = await disputes.get(task.case_id)
+    assignee = next(iter(await _people(session, [task.assignee_user_id])), None)
+    if assignee is None or assignee[0] == task.created_by:
+        return None  # left the team meanwhile, or asked themselves
+    email, name, language = assignee
+    buyer = await BuyerRepository(session).get(case.buyer_id)
+    return TaskNotice(
+        email=email,
+        name=name,
+        language=language,
+        organisation=(await get_current_tenant(session)).name,
+        case_number=case.number,
+        buyer_name=buyer.legal_name,
+        team=task.team,
+        question=task.question,
+        due_on=task.due_on,
+        asked_by=task.created_by,
+        link=case_link(base_url, case),
+    )

@@ -1,0 +1,63 @@
+"""Dispute jobs: close a case the ledger has settled, tell participants of new messages and tasks.
+
+Each re-checks that its work still applies (a case already closed, a task answered meanwhile), so a
+message delivered again does nothing new; `tenant_actor` runs each job at most once besides.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.audit.service import Actor
+from backend.auth.principal import Principal, PrincipalKind
+from backend.config import get_settings
+from backend.db.tenancy import current_tenant
+from backend.disputes import notices, service
+from backend.notifications import mailer
+from backend.notifications.service import dispute_message_to_buyer, dispute_message_to_team, dispute_task_message
+from backend.tenants.models import Role
+from workers.shell import tenant_actor
+
+
+@dataclass(frozen=True)
+class JobPrincipal(Principal):
+    """The job itself, named on the case's timeline and as a job in the audit trail (it holds no role's rights)."""
+
+    def actor(self) -> Actor:
+        return Actor(kind="job", id=None, label=self.label)
+
+
+def _job(session: AsyncSession, name: str) -> Principal:
+    return JobPrincipal(
+        kind=PrincipalKind.API_KEY,
+        id=uuid.UUID(int=0),
+        tenant_id=current_tenant(session),
+        role=Role.VIEWER,
+        label=name,
+        display_name="Accord",
+    )
+
+
+@tenant_actor("disputes.check_settled")
+async def check_settled(session: AsyncSession, case_id: str) -> None:
+    await service.check_settled(session, _job(session, "disputes.check_settled"), uuid.UUID(case_id))
+
+
+@tenant_actor("disputes.notify_message", max_retries=8)
+async def notify_message(session: AsyncSession, message_id: str) -> None:
+    team, buyer_side = await notices.message_notices(session, uuid.UUID(message_id), get_settings().base_url)
+    # Sent before the job's claim commits: a failed commit sends again rather than never.
+    for notice in team:
+        mailer.send(dispute_message_to_team(notice))
+    for notice in buyer_side:
+        mailer.send(dispute_message_to_buyer(notice))
+
+
+@tenant_actor("disputes.notify_task", max_retries=8)
+async def notify_task(session: AsyncSession, task_id: str) -> None:
+    notice = await notices.task_notice(session, uuid.UUID(task_id), get_settings().base_url)
+    if notice is not None:
+        mailer.send(dispute_task_message(notice))
