@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.disputes.repository import DisputeRepository
 from backend.invoices.models import Invoice
+from backend.invoices.repository import InvoiceRepository
 from backend.money import ZERO
 
 
@@ -23,6 +24,14 @@ async def held_on(session: AsyncSession, invoice: Invoice) -> Decimal:
     """The amount disputes hold on `invoice` (its row locked by the caller, its open amount current)."""
     remaining = (await DisputeRepository(session).remaining_on_invoices([invoice.id])).get(invoice.id, ZERO)
     return max(ZERO, min(remaining, invoice.open_amount))
+
+
+async def lock_invoices(session: AsyncSession, invoice_ids: Iterable[uuid.UUID]) -> None:
+    """Take the invoices' row locks in id order, the order every ledger change takes them in (a payment
+    locks all of a buyer's open invoices so): work that then touches them in another order cannot deadlock."""
+    repository = InvoiceRepository(session)
+    for invoice_id in sorted(set(invoice_ids), key=str):
+        await repository.get(invoice_id, for_update=True)
 
 
 async def rehold(session: AsyncSession, invoice_ids: Iterable[uuid.UUID]) -> None:

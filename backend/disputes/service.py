@@ -1232,6 +1232,9 @@ async def _carry_out(
     """Write the agreement to the ledger, settle the items, close the case and release what it held."""
     before = case_view(case)
     entries: list[dict] = []
+    # The ledger entries below go out earliest due first; the locks are taken first, in id order, and
+    # what is held is read under them (a payment that landed meanwhile is counted, never raced).
+    await holds.lock_invoices(session, await _invoice_ids(session, case))
     invoices = await _held_invoices(session, case)
     if option.kind in _MONEY_OPTIONS:
         entries = await _settle_items(session, principal, case, option, invoices)
