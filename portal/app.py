@@ -34,6 +34,8 @@ from backend.i18n import _, gettext, ngettext
 from portal import web
 from portal.console import api_keys, audit_trail, home, invitations, sign_in, team
 from portal.console.buyers import BuyerController
+from portal.console.dispute_case import DisputeCaseController
+from portal.console.disputes import DisputeInboxController
 from portal.console.imports import ImportPageController
 from portal.console.invoice_checks import InvoiceChecksController
 from portal.console.invoice_forms import InvoiceFormController
@@ -142,6 +144,8 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             InvoiceFormController,
             InvoiceController,
             InvoiceChecksController,
+            DisputeInboxController,
+            DisputeCaseController,
             sign_in.set_language,
         ],
         dependencies=DEPENDENCIES,
