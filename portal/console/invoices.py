@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.policies import Permission, can
 from backend.auth.principal import Principal
 from backend.buyers import service as buyers
+from backend.disputes import service as disputes
+from backend.disputes.models import STATE_LABELS as DISPUTE_STATES
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.i18n import _, gettext
 from backend.invoices import checks, orders, statements
@@ -82,6 +84,9 @@ async def invoice_page(
         is_open=invoice.status in OPEN_STATUSES,
         can_edit=can(principal, Permission.EDIT_LEDGER),
         can_approve=can(principal, Permission.APPROVE_LEDGER),
+        can_dispute=can(principal, Permission.WORK_DISPUTES),
+        dispute_cases=await disputes.cases_of_invoice(db, principal, invoice.id),
+        dispute_states=DISPUTE_STATES,
         proof_limit_mb=orders.MAX_PROOF_BYTES // (1024 * 1024),
         max_proof_files=MAX_PROOF_FILES,
         today=date.today(),
