@@ -7,6 +7,7 @@ audit entry. A move the state machine does not draw is refused with 409 and chan
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from backend.auth.principal import Principal, PrincipalKind
 from backend.buyers.models import Buyer
 from backend.buyers.repository import BuyerRepository
 from backend.db.base import utcnow
+from backend.db.tenancy import current_tenant
 from backend.disputes import holds
 from backend.disputes.codes import ANSWERS, CHECKLIST, TEAMS, Code, default_codes
 from backend.disputes.models import (
@@ -51,7 +53,7 @@ from backend.disputes.models import (
 from backend.disputes.repository import CaseFilter, DisputeRepository
 from backend.disputes.states import allowed_moves, check_move
 from backend.errors import Conflict, NotFound, ValidationFailed
-from backend.files import uploads
+from backend.files import storage, uploads
 from backend.i18n import Translatable, _
 from backend.invoices import service as ledger
 from backend.invoices.models import EntryKind, Invoice, InvoiceLine, StoredFile
@@ -752,18 +754,25 @@ async def post_message(
     )
     session.add(message)
     await session.flush()
-    files = []
-    for attachment in attachments:
-        stored = await uploads.store_upload(
-            session,
-            owner_type=MESSAGE_FILE,
-            owner_id=message.id,
-            filename=attachment.filename,
-            source=attachment.source,
-            refused_type_message=EVIDENCE_TYPES_MESSAGE,
-            fallback_name="attachment",
-        )
-        files.append(uploads.file_view(stored))
+    files, kept = [], []
+    try:
+        for attachment in attachments:
+            stored = await uploads.store_upload(
+                session,
+                owner_type=MESSAGE_FILE,
+                owner_id=message.id,
+                filename=attachment.filename,
+                source=attachment.source,
+                refused_type_message=EVIDENCE_TYPES_MESSAGE,
+                fallback_name="attachment",
+            )
+            kept.append(stored)
+            files.append(uploads.file_view(stored))
+    except BaseException:
+        # One file refused refuses the message: the rollback drops the rows, and this the bytes already kept.
+        for stored in kept:
+            await asyncio.to_thread(storage.get_storage().delete, current_tenant(session), stored.storage_key)
+        raise
     _log(
         session,
         principal,
