@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import BinaryIO
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import flag_modified
 
 from backend.audit import service as audit
 from backend.auth.policies import Permission, can, require
@@ -172,6 +173,12 @@ def _move(case: DisputeCase, target: DisputeState) -> None:
         case.closed_at = case.state_changed_at
     else:
         case.closed_at = None
+
+
+def _touch(case: DisputeCase) -> None:
+    """Count a change to the case that leaves its own columns as they were (a new proposal, the buyer's
+    answer, an approval asked for or refused): its version moves on, so a form opened before is told."""
+    flag_modified(case, "state")
 
 
 def _set_phase(case: DisputeCase, phase: DisputePhase) -> None:
@@ -1013,6 +1020,7 @@ async def create_proposal(
     if case.state is not DisputeState.NEGOTIATING:
         _move(case, DisputeState.NEGOTIATING)
     _set_phase(case, DisputePhase.MIDDLE)
+    _touch(case)
     await session.flush()
     _log(
         session,
@@ -1056,7 +1064,8 @@ async def respond_to_proposal(
         raise NotFound(_("Not found."))
     if principal.kind is PrincipalKind.BUYER_CONTACT:
         case = await disputes.get(found.case_id, for_update=True)
-        if case is None:
+        # A contact answers for its own buyer only; another buyer's proposal does not exist for it.
+        if case is None or await BuyerRepository(session).contact(case.buyer_id, principal.id) is None:
             raise NotFound(_("Not found."))
         responder = principal.display_name or principal.label
     else:
@@ -1087,6 +1096,7 @@ async def respond_to_proposal(
         proposal.status = ProposalStatus.COUNTERED
     else:
         proposal.status = ProposalStatus.DECLINED
+    _touch(case)
     await session.flush()
     _log(
         session,
@@ -1168,6 +1178,7 @@ async def resolve_case(
                 requested_by=principal.label,
             )
             session.add(approval)
+            _touch(case)
             await session.flush()
             _log(
                 session,
@@ -1218,6 +1229,7 @@ async def decide_approval(
     approval.status = ApprovalStatus.APPROVED if approve else ApprovalStatus.REFUSED
     approval.decided_by_user_id, approval.decided_by, approval.decided_at = principal.id, principal.label, utcnow()
     approval.decision_note = note
+    _touch(case)
     await session.flush()
     _log(
         session,
@@ -1347,10 +1359,21 @@ async def check_settled(session: AsyncSession, principal: Principal, case_id: uu
     before = case_view(case)
     if case.state is DisputeState.AGREED:
         await _drop_pending_approvals(session, principal, case, DisputeState.RESOLVED)
-    settled = sum((entry.disputed for entry in invoices), ZERO)
+    # What took the disputed part off each invoice since the case opened: a credit note, downward
+    # adjustment or write-off answers the dispute first; the rest of it was paid.
+    since = await DisputeRepository(session).ledger_since([entry.invoice.id for entry in invoices], case.created_at)
+    collected = ZERO
+    for entry in invoices:
+        by_kind = since.get(entry.invoice.id, {})
+        credits = by_kind.get(EntryKind.CREDIT_NOTE, ZERO) - min(ZERO, by_kind.get(EntryKind.ADJUSTMENT, ZERO))
+        credit = min(entry.disputed, credits)
+        written_off = min(entry.disputed - credit, by_kind.get(EntryKind.WRITE_OFF, ZERO))
+        case.credited_amount += credit
+        case.written_off_amount += written_off
+        collected += entry.disputed - credit - written_off
     credited = case.credited_amount + case.written_off_amount
-    case.collected_amount = max(ZERO, settled)
-    case.outcome = Outcome.INVALID if credited == 0 else (Outcome.VALID if settled == 0 else Outcome.PARTLY_VALID)
+    case.collected_amount = max(ZERO, collected)
+    case.outcome = Outcome.INVALID if credited == 0 else (Outcome.VALID if collected == 0 else Outcome.PARTLY_VALID)
     case.state = DisputeState.RESOLVED  # every state in progress may end this way: nothing is left to dispute
     case.state_changed_at = case.closed_at = utcnow()
     await session.flush()

@@ -203,3 +203,24 @@ async def test_a_payment_and_a_resolution_at_once_on_the_same_invoices_do_not_de
     written = (await ledger_of(world.a, buyer_id))[len(before) :]
     assert sorted(written) == [("credit_note", D("200.00")), ("credit_note", D("300.00")), ("payment", D("1000.00"))]
     assert payment.unallocated_amount == D("0")
+
+
+async def test_two_proposals_at_once_from_the_same_version_one_is_offered_the_other_is_told(world):
+    buyer_id = await make_buyer(world.a)
+    invoice = await make_invoice(world.a, buyer_id)
+    case = await open_case(world.a, buyer_id, [ItemInput(invoice.id, amount="300.00")])
+    await propose(world.a, case.id, credit("50.00"))  # the case is negotiating, in the middle phase
+    async with uow(world.a) as session:
+        seen = (await disputes.get_case(session, owner_of(world.a), case.id)).version
+    collector = await add_member(world.a, Role.COLLECTOR, "Carl Collector")
+
+    async def offer(principal, amount):
+        async with uow(world.a) as session:
+            return await disputes.create_proposal(session, principal, case.id, [credit(amount)], version=seen)
+
+    outcomes = await asyncio.gather(outcome(offer(owner_of(world.a), "100.00")), outcome(offer(collector, "120.00")))
+    assert sorted(type(o).__name__ for o in outcomes) == ["Conflict", "Proposal"]
+    async with uow(world.a) as session:
+        details = await disputes.case_details(session, owner_of(world.a), case.id)
+    offered = [(p.seq, p.status.value) for p, _options in details.proposals]
+    assert offered == [(1, "withdrawn"), (2, "offered")]

@@ -626,3 +626,52 @@ async def test_the_buyer_profile_sums_the_dispute_history_and_the_balance(world)
         async with uow(world.b) as session:
             await disputes.buyer_profile(session, owner_of(world.b), buyer_id)
     assert error.value.status_code == 404
+
+
+async def test_every_step_of_the_negotiation_moves_the_case_version_on(world):
+    buyer_id = await make_buyer(world.a)
+    invoice = await make_invoice(world.a, buyer_id)
+    case = await open_case(world.a, buyer_id, [ItemInput(invoice.id, amount="300.00")])
+    manager = await add_member(world.a, Role.CREDIT_MANAGER, "Mei Credit")
+    seen = [case.version]
+
+    async def version_after(step):
+        async with uow(world.a) as session:
+            await step(session)
+            case_now = await disputes.get_case(session, owner_of(world.a), case.id)
+            await session.flush()
+            return case_now.version
+
+    steps = [
+        lambda s: disputes.create_proposal(s, owner_of(world.a), case.id, [credit("100.00")], version=seen[-1]),
+        # Declined: the case stays negotiating in the middle phase, yet the answer is a change.
+        lambda s: _answer_latest(s, owner_of(world.a), case.id, "decline", seen[-1]),
+        lambda s: disputes.create_proposal(s, owner_of(world.a), case.id, [credit("150.00")], version=seen[-1]),
+        lambda s: _answer_latest(s, owner_of(world.a), case.id, "accept", seen[-1]),
+        lambda s: disputes.resolve_case(s, owner_of(world.a), case.id, RESOLVED_AS, version=seen[-1]),
+    ]
+    for step in steps:
+        seen.append(await version_after(step))
+    approval = (await details_of(world.a, case.id)).pending_approval
+    await decide(world.a, approval.id, manager, approve=False, note="Not yet")
+    seen.append((await details_of(world.a, case.id)).case.version)
+    assert seen == list(range(seen[0], seen[0] + len(seen))), seen
+    # A proposal made from a version someone else has since moved on is refused, and nothing is offered.
+    with pytest.raises(Conflict) as error:
+        async with uow(world.a) as session:
+            await disputes.create_proposal(session, owner_of(world.a), case.id, [credit("10.00")], version=seen[-2])
+    assert error.value.field == "version"
+
+
+async def _answer_latest(session, principal, case_id, response: str, version: int):
+    details = await disputes.case_details(session, principal, case_id)
+    proposal, options = details.proposals[-1]
+    return await disputes.respond_to_proposal(
+        session,
+        principal,
+        proposal.id,
+        response,
+        option_id=options[0].id if response == "accept" else None,
+        on_behalf_of="Li Na (AP)",
+        version=version,
+    )
