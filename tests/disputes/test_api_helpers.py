@@ -127,3 +127,15 @@ async def invited_and_joined(client, api: Api, name: str, role: str) -> Principa
 
 def due_in(days: int) -> str:
     return (TODAY + timedelta(days=days)).isoformat()
+
+
+def dispute_operations(app) -> set[tuple[str, str]]:
+    """(method, path) of every disputes endpoint the app serves: the handlers written in
+    backend.disputes.api, and anything else mounted under /api/v1/disputes."""
+    found = set()
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            ours = getattr(handler.fn, "__module__", "") == "backend.disputes.api"
+            if ours or route.path_format.startswith("/api/v1/disputes"):
+                found |= {(method, route.path_format) for method in handler.http_methods if method not in ("OPTIONS", "HEAD")}
+    return found
