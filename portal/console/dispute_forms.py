@@ -62,6 +62,8 @@ def read_proposal(data: dict[str, str], *, add_option: bool = False, add_instalm
                 row["schedule"].append({"due_on": "", "amount": ""})
             row["schedule"][index][match.group(3)] = value.strip()
     rows = [row for _index, row in sorted(posted.items())][:MAX_OPTIONS] or empty_options()
+    for row in rows:  # shown again with room to type, as a new form starts
+        row["schedule"] += [{"due_on": "", "amount": ""} for _n in range(START_INSTALMENTS - len(row["schedule"]))]
     if add_option or add_instalment is not None:
         # Nothing is checked yet: the rows come back as typed, with one more where it was asked for.
         if add_option and len(rows) < MAX_OPTIONS:
