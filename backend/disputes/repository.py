@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import func, or_, select
@@ -35,7 +35,7 @@ from backend.disputes.models import (
     ProposalOption,
     RoutingRule,
 )
-from backend.invoices.models import Invoice, InvoiceLine, StoredFile
+from backend.invoices.models import Allocation, EntryKind, Invoice, InvoiceLine, LedgerEntry, StoredFile
 from backend.invoices.repository import OPEN_STATUSES
 from backend.money import ZERO
 from backend.tenants.models import Membership, MembershipStatus, User
@@ -343,6 +343,22 @@ class DisputeRepository:
             .order_by(DisputeCase.opened_on.desc())
         )
         return (await self.session.scalars(statement)).all()
+
+    async def ledger_since(self, invoice_ids: Iterable[uuid.UUID], since: datetime) -> dict[uuid.UUID, dict[EntryKind, Decimal]]:
+        """Per invoice, what the ledger entries written since `since` allocated to it, by kind (adjustments signed)."""
+        ids = list(set(invoice_ids))
+        if not ids:
+            return {}
+        statement = (
+            select(Allocation.invoice_id, LedgerEntry.kind, func.sum(Allocation.amount))
+            .join(LedgerEntry, LedgerEntry.id == Allocation.entry_id)
+            .where(Allocation.invoice_id.in_(ids), LedgerEntry.created_at >= since)
+            .group_by(Allocation.invoice_id, LedgerEntry.kind)
+        )
+        totals: dict[uuid.UUID, dict[EntryKind, Decimal]] = {}
+        for invoice_id, kind, amount in (await self.session.execute(statement)).all():
+            totals.setdefault(invoice_id, {})[kind] = Decimal(amount or ZERO)
+        return totals
 
     # --- timeline, thread, checklist, tasks ---------------------------------------------------
 
