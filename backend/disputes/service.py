@@ -519,9 +519,11 @@ async def _held_invoices(session: AsyncSession, case: DisputeCase) -> list[HeldI
         entry = grouped.setdefault(invoice.id, HeldInvoice(invoice, [], ZERO, ZERO))
         entry.items.append((item, line))
         entry.disputed += item.amount - item.settled_amount
+    in_progress = case.state in ACTIVE_STATES
     for entry in grouped.values():
         open_amount = entry.invoice.open_amount if entry.invoice.status in OPEN_STATUSES else ZERO
-        entry.held = max(ZERO, min(entry.disputed, open_amount))
+        # A closed case holds nothing, whatever of its items is still open.
+        entry.held = max(ZERO, min(entry.disputed, open_amount)) if in_progress else ZERO
     return list(grouped.values())
 
 
@@ -636,6 +638,8 @@ async def set_phase(
             field="phase",
             params={"state": Translatable(STATE_LABELS[case.state])},
         )
+    if case.phase is phase:
+        return case
     before = case_view(case)
     _set_phase(case, phase)
     await session.flush()

@@ -145,6 +145,10 @@ async def test_after_a_resolution_nothing_is_held_and_the_rest_is_payable(world)
     # 1,921.00 − 250.00 credited = 1,671.00, all of it payable: the 150.00 not credited is no longer held.
     assert (after.open_amount, after.disputed_amount, after.status) == (D("1671.00"), D("0"), InvoiceStatus.ISSUED)
     assert ledger.invoice_balance(after, TODAY).undisputed == D("1671.00")
+    # The closed case names what it disputed (150.00 not credited) but holds none of it.
+    async with uow(world.a) as session:
+        details = await disputes.case_details(session, owner_of(world.a), case.id)
+    assert [(entry.disputed, entry.held) for entry in details.invoices] == [(D("150.00"), D("0"))]
     await pay(world.a, buyer_id, "1671.00")
     assert (await invoice_now(world.a, invoice.id)).status is InvoiceStatus.PAID
 

@@ -148,6 +148,10 @@ async def test_an_allowed_move_bumps_the_version_and_leaves_an_event_and_an_audi
     assert moved.state is S.ACKNOWLEDGED and moved.version == version + 1
     assert (await trail_of(world.a, case.id)) == (events + 1, audited + 1)
     assert (await audit_actions(world.a, case.id))[-1] == "dispute.acknowledged"
+    # Setting the phase it already has is no change: no new version, event or audit entry.
+    async with uow(world.a) as session:
+        same = await disputes.set_phase(session, owner_of(world.a), case.id, moved.phase, version=moved.version)
+    assert same.version == moved.version and await trail_of(world.a, case.id) == (events + 1, audited + 1)
     # The version the person saw is now stale: the next move from it is told, and nothing changes.
     before = await snapshot(world.a, case.id)
     with pytest.raises(Conflict) as error:
