@@ -256,3 +256,24 @@ async def test_no_disputes_endpoint_answers_without_a_suppliers_api_key(client, 
         response = await client.request(method, concrete, params={"buyer_id": str(uuid.uuid4())})
         refused.append((method, path, response.status_code))
     assert [r for r in refused if r[2] != 401] == []
+
+
+async def test_every_disputes_endpoint_is_documented_with_a_tag_a_summary_and_its_schemas(client):
+    schema = (await client.get("/schema/openapi.json")).json()
+    operations = {
+        (method.upper(), path): operation
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+        if (method.upper(), path) in dispute_operations(client.app)
+    }
+    assert set(operations) == dispute_operations(client.app)
+    for (method, path), operation in operations.items():
+        assert operation.get("tags") == ["disputes"] and operation.get("summary"), (method, path)
+        if method in ("POST", "PUT") and not path.endswith("/cancel") and "/approvals/" not in path:
+            assert operation["requestBody"]["content"], (method, path)
+        success = next(code for code in ("200", "201") if code in operation["responses"])
+        assert operation["responses"][success].get("content"), (method, path)
+    resolve = operations[("POST", "/api/v1/disputes/{case_id}/resolve")]
+    assert {"200", "202"} <= set(resolve["responses"])
+    evidence = operations[("POST", "/api/v1/disputes/{case_id}/evidence")]
+    assert "multipart/form-data" in evidence["requestBody"]["content"]
