@@ -43,7 +43,7 @@ from backend.files import storage, uploads
 from backend.i18n import _, current_language, gettext
 from backend.invoices import service as ledger
 from backend.invoices.models import StoredFile
-from backend.money import parse_decimal
+from backend.money import parse_decimal, round_money
 from backend.tenants import service as tenants
 from backend.tenants.models import MembershipStatus, Role
 from portal import web
@@ -361,6 +361,8 @@ class DisputeInboxController(Controller):
             evidence_limit_mb=EVIDENCE_LIMIT_MB,
             max_files=MAX_EVIDENCE_FILES,
             evidence_accept=EVIDENCE_ACCEPT,
+            # An amount as it is typed: 1099.70, never 1099.7000 as the ledger keeps it.
+            typed_amount=lambda amount, currency: format(round_money(amount, currency), "f"),
         )
 
     @get("/new")
@@ -415,7 +417,7 @@ class DisputeInboxController(Controller):
         files = _files(data)
         if len(files) > MAX_EVIDENCE_FILES:
             errors["file"] = gettext("Attach at most %(count)s files at once.") % {"count": MAX_EVIDENCE_FILES}
-        if buyer_id and not items and not any(key.startswith("items") for key in errors):
+        if buyer_id and not items and not any(key.startswith(("items", "amount.")) for key in errors):
             errors["items"] = gettext("Choose at least one invoice or invoice line to dispute.")
         if not errors:
             try:
