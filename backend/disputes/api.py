@@ -101,6 +101,16 @@ def _owner_filter(owner: str | None, principal: Principal) -> str | None:
         raise ValidationFailed(_("owner is me, unassigned or a member's user id."), field="owner") from None
 
 
+def _states(values) -> tuple[DisputeState, ...]:
+    # Checked here rather than by the parameter's type, so a refusal names `state` as sent.
+    try:
+        return tuple(DisputeState(value) for value in values or ())
+    except ValueError:
+        raise ValidationFailed(
+            _("state is one of: %(states)s."), field="state", params={"states": ", ".join(DisputeState)}
+        ) from None
+
+
 class DisputeController(Controller):
     path = "/disputes"
     tags = ["disputes"]
@@ -120,7 +130,15 @@ class DisputeController(Controller):
         limit: Limit = 50,
         offset: Offset = 0,
         owner: Annotated[str | None, Parameter(max_length=36, description="me, unassigned, or a user id")] = None,
-        states: Annotated[list[DisputeState] | None, Parameter(query="state", description="One or more states")] = None,
+        states: Annotated[
+            list[str],
+            Parameter(
+                query="state",
+                required=False,
+                description="One or more states",
+                schema_extra={"items": {"type": "string", "enum": [s.value for s in DisputeState]}},
+            ),
+        ] = (),
         phase: DisputePhase | None = None,
         reason: Annotated[str | None, Parameter(max_length=40, description="A reason code")] = None,
         buyer_id: uuid.UUID | None = None,
@@ -134,7 +152,7 @@ class DisputeController(Controller):
         today = date.today()
         where = CaseFilter(
             owner=_owner_filter(owner, principal),
-            states=tuple(states or ()),
+            states=_states(states),
             phase=phase,
             reason_code=reason,
             buyer_id=buyer_id,
