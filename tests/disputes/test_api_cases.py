@@ -114,7 +114,9 @@ async def test_phase_tasks_and_a_countered_proposal(client, world):
         json={"assignee_user_id": str(world.a.collaborator.user_id), "team": "logistics", "question": "?", "due_on": due_in(-1)},
     )
     assert late.status_code == 422 and late.json()["field"] == "due_on"
-    cancelled = await api.ok("POST", f"/disputes/tasks/{task['id']}/cancel", json={"version": task["version"]})
+    stale = await api.call("POST", f"/disputes/tasks/{task['id']}/cancel", json={"version": task["version"] + 1})
+    assert stale.status_code == 409 and stale.json()["field"] == "version"
+    cancelled = await api.ok("POST", f"/disputes/tasks/{task['id']}/cancel")  # no body: whatever version it has now
     assert cancelled["status"] == "cancelled"
     again = await api.call("POST", f"/disputes/tasks/{task['id']}/answer", json={"answer": "too late"})
     assert again.status_code == 409
