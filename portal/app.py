@@ -35,6 +35,7 @@ from portal import web
 from portal.console import api_keys, audit_trail, home, invitations, sign_in, team
 from portal.console.buyers import BuyerController
 from portal.console.dispute_case import DisputeCaseController
+from portal.console.dispute_settings import DisputeSettingsController
 from portal.console.disputes import DisputeInboxController
 from portal.console.imports import ImportPageController
 from portal.console.invoice_checks import InvoiceChecksController
@@ -146,6 +147,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             InvoiceChecksController,
             DisputeInboxController,
             DisputeCaseController,
+            DisputeSettingsController,
             sign_in.set_language,
         ],
         dependencies=DEPENDENCIES,
