@@ -268,6 +268,7 @@ async def case_page(
         max_files=MAX_EVIDENCE_FILES,
         evidence_accept=EVIDENCE_ACCEPT,
         task_due=(date.today() + timedelta(days=TASK_DAYS)).isoformat(),
+        as_date=date.fromisoformat,  # instalment schedules keep their dates as ISO text
         today=date.today(),
     )
 
