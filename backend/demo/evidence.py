@@ -72,7 +72,7 @@ RED = (214, 40, 40)
 
 
 def photo(motif: str, seed: str, width: int = 360, height: int = 240) -> bytes:
-    """A phone photo as a buyer sends it: a damaged part, a crushed carton, or a carton label."""
+    """A phone photo as a buyer sends it: a damaged part, a faulty board, a crushed carton, or a carton label."""
     rng = random.Random(seed)
     picture = _Picture(width, height, (0, 0, 0))
     if motif == "part":
@@ -90,6 +90,22 @@ def photo(motif: str, seed: str, width: int = 360, height: int = 240) -> bytes:
         sx, sy = cx + rng.randint(-r // 2, r // 2), cy - r + 6
         picture.line(sx, sy, sx + rng.randint(20, 40), sy + rng.randint(10, 20), (30, 30, 30), 3)
         picture.ring(sx + 15, sy + 8, 30, 26, RED)
+    elif motif == "board":
+        # A controller board under the lamp: chips, a connector, a cold solder joint circled in red.
+        picture.shade((210, 206, 198), (170, 166, 158))
+        x0, y0, x1, y1 = 50, 35, width - 50, height - 35
+        picture.rect(x0, y0, x1, y1, (28, 96, 58))
+        for k in range(4):
+            cx = x0 + 30 + k * (x1 - x0 - 60) // 3
+            picture.rect(cx - 18, y0 + 30, cx + 18, y0 + 66, (24, 24, 28))
+        picture.rect(x0 + 14, y1 - 40, x1 - 14, y1 - 22, (212, 212, 200))
+        for k in range(14):
+            px = x0 + 24 + k * (x1 - x0 - 48) // 13
+            picture.ring(px, y0 + 100, 5, 2, (200, 180, 90))
+        fault = rng.randint(3, 10)
+        fx = x0 + 24 + fault * (x1 - x0 - 48) // 13
+        picture.ring(fx, y0 + 100, 5, 0, (110, 104, 96))
+        picture.ring(fx, y0 + 100, 22, 18, RED)
     elif motif == "carton":
         # A carton on the dock with a crushed corner and torn tape.
         picture.shade((120, 118, 112), (84, 82, 78))

@@ -133,6 +133,10 @@ async def _seed_supplier(supplier: dict, owner_password: str | None) -> None:
                 session, principal, membership.id, Role.COLLECTOR if membership.role is not Role.COLLECTOR else Role.VIEWER
             )
     await _seed_ledger(tenant_id, supplier, principal)
+    # Imported here: the disputes module reads this one's people and ledger specs.
+    from backend.demo.disputes import seed_disputes
+
+    await seed_disputes(tenant_id, supplier, principal)
 
 
 async def _add_active_member(tenant_id: TenantId, principal: Principal, name: str, email: str, role: Role, language: str) -> None:
