@@ -78,7 +78,6 @@ Sort = Literal["opened", "-opened", "amount", "-amount", "number", "-number", "u
 Multipart = Body(media_type=RequestEncodingType.MULTI_PART)
 # The form around the files may add a little; each file itself is held to the limit while it is copied.
 UPLOAD_BODY_LIMIT = MAX_UPLOAD_BYTES + 64 * 1024
-MESSAGE_BODY_LIMIT = 10 * MAX_UPLOAD_BYTES + 64 * 1024
 FILE_TYPES = (
     "PDF, PNG, JPEG, WebP or TIFF (recognised by content; a name whose extension claims another type is refused), at most 20 MB"
 )
@@ -310,9 +309,11 @@ class DisputeController(Controller):
     @post(
         "/{case_id:uuid}/messages/with-attachments",
         summary="Write a message or internal note with attached files",
-        description=f"Multipart: `body`, `internal` (true or false) and up to 10 `files`, each a {FILE_TYPES}. "
+        # The whole request is read before it is parsed: the files together are held to one file's limit.
+        description=f"Multipart: `body`, `internal` (true or false) and up to 10 `files`, each a {FILE_TYPES}; "
+        "the files together at most 20 MB (413 past it). "
         "A refused file stores neither the message nor any file.",
-        request_max_body_size=MESSAGE_BODY_LIMIT,
+        request_max_body_size=UPLOAD_BODY_LIMIT,
     )
     async def post_message_with_attachments(
         self,

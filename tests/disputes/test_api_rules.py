@@ -203,7 +203,16 @@ async def test_an_evidence_file_above_the_limit_is_refused_with_413_and_nothing_
             "POST", f"/disputes/{case['id']}/evidence", files={"file": ("big.pdf", content, "application/pdf")}
         )
         assert refused.status_code == 413, refused.text[:300]
-    assert await _count(world.a, StoredFile) == 0 and _files_in_storage(world.a) == []
+    half = PDF + b"\x00" * (MAX_UPLOAD_BYTES // 2 + 64 * 1024)
+    together = await api.call(
+        "POST",
+        f"/disputes/{case['id']}/messages/with-attachments",
+        data={"body": "Two big scans"},
+        files=[("files", ("one.pdf", half, "application/pdf")), ("files", ("two.pdf", half, "application/pdf"))],
+    )
+    assert together.status_code == 413
+    assert await _count(world.a, StoredFile) == 0 and await _count(world.a, DisputeMessage) == 0
+    assert _files_in_storage(world.a) == []
     at_limit = await api.ok(
         "POST", f"/disputes/{case['id']}/evidence", 201, files={"file": ("big.pdf", just_over[:-1], "application/pdf")}
     )
