@@ -309,7 +309,7 @@ class DisputeController(Controller):
     @post(
         "/{case_id:uuid}/messages/with-attachments",
         summary="Write a message or internal note with attached files",
-        # The whole request is read before it is parsed: the files together are held to one file's limit.
+        # Every part is spooled (to disk past 1 MB) before any file is checked: a request holds one file's limit.
         description=f"Multipart: `body`, `internal` (true or false) and up to 10 `files`, each a {FILE_TYPES}; "
         "the files together at most 20 MB (413 past it). "
         "A refused file stores neither the message nor any file.",
