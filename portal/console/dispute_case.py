@@ -98,6 +98,7 @@ EVENT_LABELS = {
     "approval_requested": _("Approval asked for"),
     "approval_approved": _("Approved"),
     "approval_refused": _("Approval refused"),
+    "approval_withdrawn": _("Approval withdrawn: the agreement fell through"),
     "resolved": _("Resolved"),
     "closed_settled": _("Closed: paid or credited in full"),
 }
@@ -128,7 +129,7 @@ def _timeline(details: disputes.CaseDetails, names: dict[uuid.UUID, str], reason
         elif event.kind == "assigned":
             owner = _uuid(data.get("owner_user_id"))
             detail = names.get(owner, "") if owner else gettext("Unassigned")
-        elif event.kind in ("state_changed", "reopened", "acknowledged") and data.get("state"):
+        elif event.kind in ("state_changed", "reopened", "acknowledged", "approval_withdrawn") and data.get("state"):
             detail = gettext(STATE_LABELS.get(DisputeState(data["state"]), data["state"]))
         elif event.kind in ("rejected", "withdrawn"):
             detail = data.get("note") or ""
