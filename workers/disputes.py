@@ -41,12 +41,12 @@ def _job(session: AsyncSession, name: str) -> Principal:
     )
 
 
-@tenant_actor("disputes.check_settled")
+@tenant_actor("disputes.check_settled", max_retries=5, time_limit_ms=60_000)
 async def check_settled(session: AsyncSession, case_id: str) -> None:
     await service.check_settled(session, _job(session, "disputes.check_settled"), uuid.UUID(case_id))
 
 
-@tenant_actor("disputes.notify_message", max_retries=8)
+@tenant_actor("disputes.notify_message", max_retries=8, time_limit_ms=60_000)
 async def notify_message(session: AsyncSession, message_id: str) -> None:
     team, buyer_side = await notices.message_notices(session, uuid.UUID(message_id), get_settings().base_url)
     # Sent before the job's claim commits: a failed commit sends again rather than never.
@@ -56,7 +56,7 @@ async def notify_message(session: AsyncSession, message_id: str) -> None:
         mailer.send(dispute_message_to_buyer(notice))
 
 
-@tenant_actor("disputes.notify_task", max_retries=8)
+@tenant_actor("disputes.notify_task", max_retries=8, time_limit_ms=60_000)
 async def notify_task(session: AsyncSession, task_id: str) -> None:
     notice = await notices.task_notice(session, uuid.UUID(task_id), get_settings().base_url)
     if notice is not None:

@@ -228,6 +228,11 @@ async def test_registration_takes_the_tenants_own_reasons_and_refuses_one_taken_
     with pytest.raises(ValidationFailed) as error:
         await new_case(world.a, buyer_id, reason="quality")
     assert error.value.field == "reason_code"
+    assert await audit_actions(world.a, "dispute_code") == [
+        "dispute_code.added",
+        "dispute_code.deactivated",
+        "dispute_code.changed",
+    ]
     # Another tenant still has the defaults.
     async with uow(world.b) as session:
         assert "quality" in [c.code for c in await disputes.codes(session, CodeKind.REASON)]
