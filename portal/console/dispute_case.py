@@ -318,8 +318,11 @@ class DisputeCaseController(Controller):
         stored, content = await disputes.case_file(db, principal, case_id, file_id)
         stream = proof_file_stream(stored, content)
         if stored.content_type in uploads.PREVIEWABLE:
-            # Previewed inside the case page (an <img> or <iframe> of this site), never framed by another.
-            stream.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; frame-ancestors 'self'"
+            # Previewed inside the case page (an <img> or <iframe> of this site), never framed by another;
+            # object-src lets the browser's own PDF viewer embed the file it is showing.
+            stream.headers["Content-Security-Policy"] = (
+                "default-src 'none'; img-src 'self'; object-src 'self'; frame-ancestors 'self'"
+            )
             stream.headers["X-Frame-Options"] = "SAMEORIGIN"
         return stream
 

@@ -400,6 +400,9 @@ async def test_messages_and_internal_notes_are_told_apart_and_a_collaborator_wri
     attachment = re.search(rf'href="({case_url}/files/{UUID})"', external).group(1)
     download = await client.get(attachment)
     assert download.content == PDF and download.headers["content-disposition"].startswith("inline")
+    # Framed for its preview by the case page only, and never read as anything but a PDF.
+    assert "frame-ancestors 'self'" in download.headers["content-security-policy"]
+    assert download.headers["x-frame-options"] == "SAMEORIGIN" and download.headers["x-content-type-options"] == "nosniff"
 
     async with browser_of(app, world.a.collaborator) as collaborator:
         seen = (await collaborator.get(case_url)).text
