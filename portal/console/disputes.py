@@ -248,6 +248,7 @@ class DisputeInboxController(Controller):
             assign_error=assign_error,
             assigned=assigned,
             checked=checked or set(),
+            me=principal.id,
             today=date.today(),
         )
 
