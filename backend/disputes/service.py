@@ -604,6 +604,8 @@ async def move_case(
     if case.state is DisputeState.AGREED:
         await _drop_pending_approvals(session, principal, case, target)
     reopened = case.state not in ACTIVE_STATES
+    if reopened:
+        await _check_still_disputable(session, case)
     _move(case, target)
     if reopened:
         case.outcome, case.closed_at = None, None
@@ -622,6 +624,25 @@ async def move_case(
     }.get(target, "reopened" if reopened else "state_changed")
     _log(session, principal, case, kind, before=before, after=case_view(case), state=target.value, note=note)
     return case
+
+
+async def _check_still_disputable(session: AsyncSession, case: DisputeCase) -> None:
+    """A closed case reopens only if what it still disputes fits beside the cases opened since and what was paid."""
+    invoices = await _held_invoices(session, case)
+    await holds.lock_invoices(session, [entry.invoice.id for entry in invoices])
+    others = await DisputeRepository(session).remaining_on_invoices([e.invoice.id for e in invoices], exclude_case=case.id)
+    for entry in invoices:
+        disputed = entry.disputed
+        open_amount = entry.invoice.open_amount if entry.invoice.status in OPEN_STATUSES else ZERO
+        if disputed > 0 and others.get(entry.invoice.id, ZERO) + disputed > open_amount:
+            raise Conflict(
+                _(
+                    "Invoice %(number)s no longer has %(amount)s open and undisputed (paid, credited or disputed by "
+                    "another case since); open a new case for what is still in question."
+                ),
+                field="state",
+                params={"number": entry.invoice.number, "amount": _shown(disputed, case.currency)},
+            )
 
 
 async def set_phase(

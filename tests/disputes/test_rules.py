@@ -679,3 +679,27 @@ async def _answer_latest(session, principal, case_id, response: str, version: in
         on_behalf_of="Li Na (AP)",
         version=version,
     )
+
+
+async def test_a_closed_case_reopens_only_if_what_it_disputes_still_fits(world):
+    buyer_id = await make_buyer(world.a)
+    invoice = await make_invoice(world.a, buyer_id)  # 1,130.00
+    rejected = await open_case(world.a, buyer_id, [ItemInput(invoice.id, amount="800.00")])
+    async with uow(world.a) as session:
+        await disputes.move_case(
+            session,
+            owner_of(world.a),
+            rejected.id,
+            "rejected",
+            note="Delivered as ordered.",
+            root_cause_code="buyer_misunderstanding",
+        )
+    # Since the rejection another case holds 500.00 of the 1,130.00: 800.00 more no longer fits.
+    await open_case(world.a, buyer_id, [ItemInput(invoice.id, amount="500.00")])
+    async with uow(world.a) as session:
+        with pytest.raises(Conflict) as refused:
+            await disputes.move_case(session, owner_of(world.a), rejected.id, "under_review")
+    assert refused.value.status_code == 409 and invoice.number in str(refused.value)
+    async with uow(world.a) as session:
+        case = await disputes.get_case(session, owner_of(world.a), rejected.id)
+        assert case.state is DisputeState.REJECTED
