@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Index, String, UniqueConstraint, Uuid
+from sqlalchemy import CheckConstraint, ForeignKeyConstraint, Index, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db.base import Model, TenantOwned, new_id, utcnow
@@ -27,14 +27,26 @@ class SignInSession(TenantOwned, Model):
 
 
 class ApiKey(TenantOwned, Model):
+    """An organisation key (a system's, with a role of its own) or a personal key (one member's:
+    it acts as that person, with whatever role their membership has at the time of the call)."""
+
     __tablename__ = "api_keys"
-    __table_args__ = (UniqueConstraint("tenant_id", "secret_hash"), Index("ix_api_keys_secret_hash", "secret_hash"))
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "secret_hash"),
+        Index("ix_api_keys_secret_hash", "secret_hash"),
+        # Deleting the person deletes their keys: a personal key must never outlive them as an organisation key.
+        ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        Index("ix_api_keys_tenant_id_user_id", "tenant_id", "user_id"),
+        # A personal key has no role of its own; an organisation key has nothing else.
+        CheckConstraint("(user_id IS NULL) <> (role IS NULL)", name="personal_or_role"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(100))
     prefix: Mapped[str] = mapped_column(String(16))
     secret_hash: Mapped[str] = mapped_column(String(64))
-    role: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str | None] = mapped_column(String(32))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_by: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
