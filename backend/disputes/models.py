@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.db.base import Model, TenantOwned, new_id, utcnow
-from backend.i18n import _
+from backend.i18n import _, p_
 from backend.invoices.models import AMOUNT, _enum
 
 
@@ -117,7 +117,7 @@ class CodeKind(enum.StrEnum):
 
 
 STATE_LABELS = {
-    DisputeState.OPEN: _("Open"),
+    DisputeState.OPEN: p_("dispute state", "Open"),
     DisputeState.ACKNOWLEDGED: _("Acknowledged"),
     DisputeState.UNDER_REVIEW: _("Under review"),
     DisputeState.NEGOTIATING: _("Negotiating"),
@@ -160,7 +160,11 @@ PROPOSAL_LABELS = {
     ProposalStatus.DECLINED: _("Declined"),
     ProposalStatus.WITHDRAWN: _("Withdrawn"),
 }
-TASK_LABELS = {TaskStatus.OPEN: _("Open"), TaskStatus.ANSWERED: _("Answered"), TaskStatus.CANCELLED: _("Cancelled")}
+TASK_LABELS = {
+    TaskStatus.OPEN: p_("task status", "Open"),
+    TaskStatus.ANSWERED: _("Answered"),
+    TaskStatus.CANCELLED: _("Cancelled"),
+}
 APPROVAL_LABELS = {
     ApprovalStatus.PENDING: _("Waiting for approval"),
     ApprovalStatus.APPROVED: _("Approved"),

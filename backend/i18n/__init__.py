@@ -37,6 +37,9 @@ def translations(language: str) -> NullTranslations:
 
 
 def gettext(message: str) -> str:
+    context = getattr(message, "context", None)
+    if context:
+        return translations(current_language.get()).pgettext(context, message)
     return translations(current_language.get()).gettext(message)
 
 
@@ -45,12 +48,28 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 
 
 class Translatable(str):
-    """A message-parameter that is itself a message: translated with the message that carries it."""
+    """A message-parameter that is itself a message: translated with the message that carries it.
+
+    It may carry a context (`p_`), for a word that reads differently in two places ("Open" as a
+    case's state, "Open" as an amount still owed).
+    """
+
+    context: str | None
+
+    def __new__(cls, message: str, context: str | None = None) -> Translatable:
+        text = super().__new__(cls, message)
+        text.context = context if context is not None else getattr(message, "context", None)
+        return text
 
 
 def _(message: str) -> str:
     """Marks a message for extraction; translation happens where it is shown (`gettext`)."""
     return message
+
+
+def p_(context: str, message: str) -> Translatable:
+    """Marks a message with its context for extraction (`pybabel extract -k p_:1c,2`); `gettext` translates it."""
+    return Translatable(message, context)
 
 
 def normalise(language: str | None) -> str | None:
