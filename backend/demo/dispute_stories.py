@@ -201,7 +201,7 @@ HUADONG_STORIES = (
     Story(
         "KH-0103", "quality", "email", ago=35, by="collector", owner="collector",
         description="发票 {invoice} 第 {line_no} 行 {product}（{sku}）装机后出现泄漏，买方要求退换并赔偿拆装费用。",
-        items=(Item(pick="newest", line=True),),
+        items=(Item(pick="newest", line=True, products=("HYD", "SEAL")),),
         steps=(
             Ack(34, "collector"),
             Evidence(34, "collector", Photo("泄漏部位_{sku}.png", "auto")),
@@ -226,7 +226,7 @@ HUADONG_STORIES = (
     Story(
         "KH-0103", "quality", "email", ago=18, by="manager", owner="manager",
         description="发票 {invoice} 第 {line_no} 行 {product} 使用两周后出现异响，买方怀疑为材料问题，要求暂扣该行货款。",
-        items=(Item(pick="newest", line=True),),
+        items=(Item(pick="newest", line=True, products=("BRG", "GBX", "MOT", "CPL")),),
         steps=(
             Ack(17, "manager"),
             Evidence(17, "manager", Photo("异响部件_{sku}.png", "auto")),
@@ -535,6 +535,7 @@ NORDLICHT_STORIES = (
         "D-10002", "quality", "email", ago=55, by="manager", owner="manager",
         description="Thomas Schneider reports that part of the goods of invoice {invoice} failed their run-in test (noise, heat) "
         "and withholds the invoice.",
+        items=(Item(products=("MOT", "GBX", "BRG")),),
         steps=(
             Ack(54, "manager"),
             Evidence(54, "manager", Photo("run-in-test_{invoice}.png", "auto")),
@@ -582,7 +583,7 @@ NORDLICHT_STORIES = (
         "D-10003", "quality", "email", ago=45, by="collector", owner="collector",
         description="Laura Becker: the {product} ({sku}) of line {line_no} of invoice {invoice} leak at the flange after "
         "installation; Rheinland asks for compensation.",
-        items=(Item(pick="largest", line=True),),
+        items=(Item(pick="largest", line=True, products=("HYD",)),),
         steps=(
             Ack(44, "collector"),
             Evidence(44, "collector", Photo("leak_{sku}.png", "auto")),
@@ -696,6 +697,7 @@ NORDLICHT_STORIES = (
         "D-20003", "quality", "email", ago=11, by="collector", owner=None,
         description="Pieter van der Berg: the {product} of invoice {invoice} fail their end-of-line test (noise at full load). "
         "The whole invoice is withheld.",
+        items=(Item(products=("GBX", "MOT", "BRG")),),
         steps=(
             Ack(10, "owner"),
             Task(10, "owner", "quality", "quality", "Van der Berg reports noise at full load on {sku}. Please analyse the returned "
@@ -721,7 +723,7 @@ NORDLICHT_STORIES = (
     Story(
         "D-20003", "quality", "portal", ago=1, by="collector", owner=None,
         description="Submitted in the portal: the {product} on line {line_no} of invoice {invoice} arrived with damaged packaging "
-        "and bent flanges.",
+        "and dented parts.",
         items=(Item(pick="newest", line=True),),
         steps=(Evidence(1, "collector", Photo("damaged-packaging_{invoice}.png", "carton")),),
     ),

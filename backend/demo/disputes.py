@@ -52,6 +52,9 @@ class Item:
     line: bool = False  # the invoice's largest line rather than the whole invoice
     share: str = "1"  # of what is open on the invoice, or of the line
     units: str | None = None  # a quantity shortfall: this share of the line's quantity, in whole units
+    # The kind of product the story's words fit (SKU prefixes such as "HYD"): a leak is a valve's, not a
+    # board's. Invoices with such a line come first, and the line named is the largest of them.
+    products: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -382,6 +385,10 @@ class _Director:
             ]
             if item.pick == "no_po":
                 candidates = [invoice for invoice in candidates if not invoice.po_reference]
+            lines = {invoice.id: await repository.lines(invoice.id) for invoice in candidates}
+            fitting = [i for i in candidates if any((line.sku or "").startswith(item.products) for line in lines[i.id])]
+            if item.products and fitting:
+                candidates = fitting
             if not candidates:
                 raise ValueError(f"no open invoice of {story.buyer} for the {story.reason} case opened {day}")
             invoice = {
@@ -392,7 +399,8 @@ class _Director:
             }[item.pick]
             self.used.add(invoice.id)
             chosen.append(invoice)
-            line = max(await repository.lines(invoice.id), key=lambda each: each.gross_amount)
+            named = [each for each in lines[invoice.id] if item.products and (each.sku or "").startswith(item.products)]
+            line = max(named or lines[invoice.id], key=lambda each: each.gross_amount)
             amount = None
             if item.units:
                 short = max(Decimal(1), (line.quantity * Decimal(item.units)).quantize(Decimal(1), ROUND_DOWN))
