@@ -103,7 +103,7 @@ HUADONG_STORIES = (
     Story(
         "KH-0102", "quality", "email", ago=60, by="collector", owner="collector",
         description="发票 {invoice} 第 {line_no} 行 {product}（{sku}）共 {qty} {unit}，买方来料检验不良率偏高，要求按不良比例扣款。",
-        items=(Item(pick="newest", line=True),),
+        items=(Item(pick="newest", line=True, products=("BRG", "CPL", "SEAL", "PCB", "SNS")),),
         steps=(
             Ack(59, "collector"),
             Evidence(59, "collector", Photo("不良品照片_{sku}.png", "auto")),
@@ -280,7 +280,7 @@ HUADONG_STORIES = (
     Story(
         "KH-0101", "quantity", "email", ago=6, by="collector", owner="collector",
         description="发票 {invoice} 第 {line_no} 行 {product}（{sku}）开票 {qty} {unit}，买方仓库实收少 {short} {unit}，签收单上已注明，要求按实收数量结算。",
-        items=(Item(pick="newest", line=True, units="0.05"),),
+        items=(Item(pick="newest", line=True, units="0.05", products=("BRG", "CPL", "SEAL", "PCB", "SNS")),),
         steps=(
             Ack(5, "collector"),
             Evidence(5, "collector", Photo("外箱标签_{sku}.png", "label")),
@@ -344,7 +344,7 @@ HUADONG_STORIES = (
         "EX-0201", "quantity", "api", ago=14, by="collector", owner=None,
         description="Goods receipt for order {po}: line {line_no} ({sku}) invoiced {qty} {unit}, {short} {unit} fewer received. "
         "Amount held pending clarification.",
-        items=(Item(line=True, units="0.1"),),
+        items=(Item(line=True, units="0.1", products=("BRG", "CPL", "SEAL", "PCB", "SNS")),),
         steps=(
             Assign(13, "manager", "collector"),
             Ack(13, "collector"),
@@ -412,6 +412,7 @@ HUADONG_STORIES = (
         "EX-0202", "duplicate_billing", "email", ago=16, by="collector", owner=None,
         description="Katrin Müller writes: invoice {invoice} seems to duplicate an earlier invoice for the same goods, and it names "
         "no order of ours. Please cancel it.",
+        items=(Item(pick="no_po"),),
         steps=(
             Ack(15, "manager"),
             Message(15, "manager", "Dear Ms Müller, invoice {invoice} is not a duplicate: it covers the goods your colleague Mr Wu "
@@ -559,9 +560,9 @@ NORDLICHT_STORIES = (
     ),
     Story(
         "D-10002", "quantity", "email", ago=30, by="collector", owner="collector",
-        description="Thomas Schneider: line {line_no} of invoice {invoice} ({sku}) invoiced {qty} {unit}; {short} {unit} were "
-        "missing on arrival, noted on the delivery receipt.",
-        items=(Item(line=True, units="0.05"),),
+        description="Thomas Schneider: line {line_no} of invoice {invoice} ({sku}) invoiced {qty} {unit}, short by {short} "
+        "{unit} on arrival as noted on the delivery receipt.",
+        items=(Item(line=True, units="0.05", products=("BRG", "CPL", "SEAL", "PCB", "SNS")),),
         steps=(
             Ack(29, "collector"),
             Evidence(29, "collector", Photo("delivery-receipt_{invoice}.png", "label")),
@@ -676,7 +677,7 @@ NORDLICHT_STORIES = (
     Story(
         "D-30001", "quantity", "email", ago=35, by="collector", owner=None,
         description="张伟来邮件：发票 {invoice} 第 {line_no} 行 {product}（{sku}）开票 {qty} {unit}，实收少 {short} {unit}，要求按实收数量付款。",
-        items=(Item(line=True, units="0.08"),),
+        items=(Item(line=True, units="0.08", products=("BRG", "CPL", "SEAL", "PCB", "SNS")),),
         steps=(
             Ack(34, "collector2"),
             Message(34, "collector2", "张经理您好：已收到贵司关于发票 {invoice} 少货的异议，我们正在核对出库和运输记录，会尽快答复。"),
@@ -859,7 +860,7 @@ NORDLICHT_STORIES = (
         "D-20002", "quantity", "api", ago=2, by="collector", owner=None,
         description="Claim from the buyer's ERP (goods receipt for order {po}): line {line_no}, {sku}: {short} {unit} fewer "
         "received than invoiced.",
-        items=(Item(pick="newest", line=True, units="0.1"),),
+        items=(Item(pick="newest", line=True, units="0.1", products=("BRG", "CPL", "SEAL", "PCB", "SNS")),),
     ),
 )
 # fmt: on

@@ -429,9 +429,8 @@ class _Director:
     @staticmethod
     def _line_facts(facts: dict, line: InvoiceLine, language: str) -> None:
         description = line.description
-        if language.startswith("zh"):
-            first = description.split(" ")[0]
-            product = first if not first.isascii() else description
+        if language.startswith("zh") and not description.split(" ")[0].isascii():
+            product = description.split(" ")[0]
         elif "(" in description:
             product = description[description.index("(") + 1 : description.rindex(")")]
         else:
