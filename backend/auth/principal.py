@@ -10,6 +10,8 @@ from backend.audit.service import Actor
 from backend.db.tenancy import TenantId
 from backend.tenants.models import Role
 
+ACTOR_LABEL_LENGTH = 320  # audit_events.actor_label
+
 
 class PrincipalKind(StrEnum):
     USER = "user"
@@ -38,6 +40,13 @@ class Principal:
     time_zone: str = "UTC"
     session_id: uuid.UUID | None = None
     ip: str | None = None
+    # Set when the person called the API with one of their personal keys (kind stays USER).
+    api_key_prefix: str | None = None
 
     def actor(self) -> Actor:
-        return Actor(kind=self.kind.value, id=str(self.id), label=self.label, ip=self.ip)
+        label = self.label
+        if self.api_key_prefix:
+            # The person did it, and the trail says through which key; cut the address, never the key.
+            through = f" (API key {self.api_key_prefix}…)"
+            label = label[: ACTOR_LABEL_LENGTH - len(through)] + through
+        return Actor(kind=self.kind.value, id=str(self.id), label=label, ip=self.ip)

@@ -7,6 +7,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.models import ApiKey, SignInSession, SignInThrottle
+from backend.tenants.models import Membership, MembershipStatus, Tenant, User
 
 
 class SessionRepository:
@@ -25,10 +26,28 @@ class ApiKeyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def all(self) -> Sequence[ApiKey]:
-        return (
-            await self.session.scalars(select(ApiKey).order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc()))
-        ).all()
+    async def organisation_keys(self) -> Sequence[ApiKey]:
+        statement = (
+            select(ApiKey).where(ApiKey.user_id.is_(None)).order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc())
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def personal_keys_of(self, user_id: uuid.UUID) -> Sequence[ApiKey]:
+        statement = (
+            select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.revoked_at.is_not(None), ApiKey.created_at.desc())
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def personal_keys_of_others(self, user_id: uuid.UUID) -> Sequence[tuple[ApiKey, User, Membership | None]]:
+        """Everyone else's personal keys, with the person and their membership (None once they left)."""
+        statement = (
+            select(ApiKey, User, Membership)
+            .join(User, User.id == ApiKey.user_id)
+            .outerjoin(Membership, (Membership.tenant_id == ApiKey.tenant_id) & (Membership.user_id == ApiKey.user_id))
+            .where(ApiKey.user_id.is_not(None), ApiKey.user_id != user_id)
+            .order_by(ApiKey.revoked_at.is_not(None), User.display_name, User.email, ApiKey.created_at.desc())
+        )
+        return [(key, user, membership) for key, user, membership in await self.session.execute(statement)]
 
     async def get(self, key_id: uuid.UUID) -> ApiKey | None:
         return (await self.session.scalars(select(ApiKey).where(ApiKey.id == key_id).with_for_update())).first()
@@ -47,6 +66,20 @@ class AllTenantsCredentialRepository:
     async def api_key_by_secret(self, secret_hash: str) -> ApiKey | None:
         statement = select(ApiKey).where(ApiKey.secret_hash == secret_hash, ApiKey.revoked_at.is_(None))
         return (await self.session.scalars(statement)).first()
+
+    async def active_membership(self, tenant_id: uuid.UUID, user_id: uuid.UUID) -> tuple[Membership, User, Tenant] | None:
+        statement = (
+            select(Membership, User, Tenant)
+            .join(User, User.id == Membership.user_id)
+            .join(Tenant, Tenant.id == Membership.tenant_id)
+            .where(
+                Membership.tenant_id == tenant_id,
+                Membership.user_id == user_id,
+                Membership.status == MembershipStatus.ACTIVE,
+            )
+        )
+        row = (await self.session.execute(statement)).first()
+        return None if row is None else (row[0], row[1], row[2])
 
     async def end_expired_sessions(self, idle_before, created_before) -> int:
         result = await self.session.execute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.audit import service as audit
 from backend.auth.models import ApiKey, SignInSession, SignInThrottle
 from backend.auth.passwords import hash_password, needs_rehash, verify_password
-from backend.auth.policies import API_KEY_ROLES, Permission, require
+from backend.auth.policies import API_KEY_ROLES, Permission, can, require
 from backend.auth.principal import Audience, Principal, PrincipalKind
 from backend.auth.repository import (
     AllTenantsCredentialRepository,
@@ -23,9 +24,9 @@ from backend.auth.tokens import digest, new_token
 from backend.db.base import utcnow
 from backend.db.tenancy import TenantId
 from backend.db.uow import all_tenants_unit_of_work, global_unit_of_work, tenant_unit_of_work
-from backend.errors import NotFound, Throttled, ValidationFailed
+from backend.errors import NotFound, PermissionDenied, Throttled, ValidationFailed
 from backend.i18n import _
-from backend.tenants.models import Role, Tenant, User
+from backend.tenants.models import Membership, MembershipStatus, Role, Tenant, User
 from backend.tenants.repository import AllTenantsMembershipRepository, UserRepository
 from backend.tenants.service import normalise_email
 
@@ -233,28 +234,83 @@ async def set_language(principal: Principal, language: str | None) -> None:
 
 
 # --- API keys ------------------------------------------------------------------------------
+#
+# Organisation keys belong to the tenant: a system (an ERP) holds one and acts with the key's own
+# role. Personal keys belong to one member: whoever calls with one acts as that person, with the
+# role their membership has at the moment of the call, and only while they are an active member.
 
 API_KEY_PREFIX = "acc_"
 
 
 def api_key_view(key: ApiKey) -> dict[str, str | None]:
-    return {"name": key.name, "prefix": key.prefix, "role": key.role, "revoked_at": key.revoked_at and key.revoked_at.isoformat()}
+    view = {"name": key.name, "prefix": key.prefix, "role": key.role, "revoked_at": key.revoked_at and key.revoked_at.isoformat()}
+    if key.user_id is not None:
+        view["user_id"] = str(key.user_id)
+    return view
 
 
-async def list_api_keys(session: AsyncSession, principal: Principal):
+def personal_key_in_force(key: ApiKey, membership: Membership | None) -> bool:
+    """An active membership that is not younger than the key: a person removed and invited again
+    starts with no keys, whatever they kept from before."""
+    return (
+        key.revoked_at is None
+        and membership is not None
+        and membership.status is MembershipStatus.ACTIVE
+        and membership.created_at <= key.created_at
+    )
+
+
+def _key_name(name: str | None) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationFailed(_("Give the key a name, for example the system that will use it."), field="name")
+    if len(name) > 100:
+        raise ValidationFailed(_("The name must be at most 100 characters long."), field="name")
+    return name
+
+
+def _require_person_at_console(principal: Principal) -> None:
+    if principal.kind is not PrincipalKind.USER:
+        raise PermissionDenied(_("Only a person signed in to Accord has personal keys."))
+    if principal.api_key_prefix is not None:
+        # A leaked key must not be able to mint the keys that would outlive its revocation.
+        raise PermissionDenied(_("Keys are made in the console, not with another key."))
+
+
+async def list_api_keys(session: AsyncSession, principal: Principal) -> Sequence[ApiKey]:
+    """The organisation's keys, those of systems; personal keys are listed apart."""
     require(principal, Permission.MANAGE_API_KEYS)
-    return await ApiKeyRepository(session).all()
+    return await ApiKeyRepository(session).organisation_keys()
+
+
+async def list_my_api_keys(session: AsyncSession, principal: Principal) -> Sequence[ApiKey]:
+    _require_person_at_console(principal)
+    return await ApiKeyRepository(session).personal_keys_of(principal.id)
+
+
+@dataclass(frozen=True)
+class TeamKey:
+    key: ApiKey
+    person: User
+    role: Role | None  # what the key acts as now: the person's role, None once they left
+    in_force: bool  # False once revoked, or once the person is no longer an active member
+
+
+async def list_team_personal_keys(session: AsyncSession, principal: Principal) -> list[TeamKey]:
+    """The other members' personal keys, for the people who may revoke any key of the organisation."""
+    require(principal, Permission.MANAGE_API_KEYS)
+    rows = await ApiKeyRepository(session).personal_keys_of_others(principal.id)
+    return [
+        TeamKey(key, person, membership and membership.role, personal_key_in_force(key, membership))
+        for key, person, membership in rows
+    ]
 
 
 async def create_api_key(
     session: AsyncSession, actor: audit.Actor, *, name: str, role: str | Role, created_by: uuid.UUID | None = None
 ) -> tuple[ApiKey, str]:
     """Returns the key and its secret; the secret is shown once and only its hash is kept."""
-    name = (name or "").strip()
-    if not name:
-        raise ValidationFailed(_("Give the key a name, for example the system that will use it."), field="name")
-    if len(name) > 100:
-        raise ValidationFailed(_("The name must be at most 100 characters long."), field="name")
+    name = _key_name(name)
     try:
         key_role = Role(role)
     except ValueError:
@@ -274,10 +330,23 @@ async def create_api_key_for(session: AsyncSession, principal: Principal, *, nam
     return await create_api_key(session, principal.actor(), name=name, role=role, created_by=principal.id)
 
 
+async def create_personal_api_key(session: AsyncSession, principal: Principal, *, name: str) -> tuple[ApiKey, str]:
+    """Any active member, for themselves; the key acts as them. The secret is shown once."""
+    _require_person_at_console(principal)
+    name = _key_name(name)
+    secret, secret_hash = new_token(API_KEY_PREFIX)
+    key = ApiKey(name=name, prefix=secret[:12], secret_hash=secret_hash, role=None, user_id=principal.id, created_by=principal.id)
+    session.add(key)
+    await session.flush()
+    audit.record(session, principal.actor(), "api_key.created", "api_key", key.id, after=api_key_view(key))
+    return key, secret
+
+
 async def revoke_api_key(session: AsyncSession, principal: Principal, key_id: uuid.UUID) -> ApiKey:
-    require(principal, Permission.MANAGE_API_KEYS)
+    """Owners and admins revoke any key of the organisation; everyone else only their own personal keys."""
     key = await ApiKeyRepository(session).get(key_id)
-    if key is None:
+    own = key is not None and key.user_id is not None and principal.kind is PrincipalKind.USER and key.user_id == principal.id
+    if key is None or not (own or can(principal, Permission.MANAGE_API_KEYS)):
         raise NotFound(_("Not found."))
     if key.revoked_at is None:
         before = api_key_view(key)
@@ -291,20 +360,41 @@ async def resolve_api_key(secret: str | None, *, ip: str | None = None) -> Princ
         return None
     now = utcnow()
     async with all_tenants_unit_of_work("authenticate an API key") as session:
-        key = await AllTenantsCredentialRepository(session).api_key_by_secret(digest(secret))
+        credentials = AllTenantsCredentialRepository(session)
+        key = await credentials.api_key_by_secret(digest(secret))
         if key is None:
             return None
-        if key.last_used_at is None or now - key.last_used_at > SESSION_TOUCH_INTERVAL:
+        principal = None
+        if key.user_id is None:
+            principal = Principal(
+                kind=PrincipalKind.API_KEY,
+                id=key.id,
+                tenant_id=TenantId(key.tenant_id),
+                role=Role(key.role),
+                label=f"API key {key.prefix}…",
+                display_name=key.name,
+                ip=ip,
+            )
+        else:
+            # Looked up on every call, so a change of role or a removal applies to the next request.
+            found = await credentials.active_membership(key.tenant_id, key.user_id)
+            membership, user, tenant = found or (None, None, None)
+            if personal_key_in_force(key, membership):
+                principal = Principal(
+                    kind=PrincipalKind.USER,
+                    id=user.id,
+                    tenant_id=TenantId(key.tenant_id),
+                    role=membership.role,
+                    label=user.email,
+                    display_name=user.display_name,
+                    language=user.language,
+                    time_zone=tenant.time_zone,
+                    ip=ip,
+                    api_key_prefix=key.prefix,
+                )
+        if principal is not None and (key.last_used_at is None or now - key.last_used_at > SESSION_TOUCH_INTERVAL):
             key.last_used_at = now
-        return Principal(
-            kind=PrincipalKind.API_KEY,
-            id=key.id,
-            tenant_id=TenantId(key.tenant_id),
-            role=Role(key.role),
-            label=f"API key {key.prefix}…",
-            display_name=key.name,
-            ip=ip,
-        )
+        return principal
 
 
 async def organisations_of(principal: Principal) -> list[Tenant]:
