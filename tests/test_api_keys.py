@@ -63,6 +63,13 @@ async def test_a_key_needs_a_name(client, world):
     assert response.status_code == 422 and "Give the key a name" in response.text
 
 
-async def test_a_collaborator_cannot_manage_keys(client, world):
+async def test_a_collaborator_sees_only_their_own_keys_and_cannot_make_organisation_keys(client, world):
     await sign_in(client, world.a.collaborator)
-    assert (await client.get("/console/api-keys")).status_code == 403
+    page = await client.get("/console/api-keys")
+    assert page.status_code == 200
+    assert "Your personal keys" in page.text and "Organisation keys" not in page.text and "First key" not in page.text
+    token = await csrf_token(client, "/console/api-keys")
+    refused = await client.post("/console/api-keys", data={"name": "Sneaky", "role": "admin", "_csrf_token": token})
+    assert refused.status_code == 403
+    async with tenant_unit_of_work(TenantId(world.a.tenant_id)) as session:
+        assert (await session.scalars(select(ApiKey).where(ApiKey.name == "Sneaky"))).first() is None

@@ -8,7 +8,7 @@ from litestar.response import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth import service as auth
-from backend.auth.policies import API_KEY_ROLES
+from backend.auth.policies import API_KEY_ROLES, Permission, can
 from backend.auth.principal import Principal
 from backend.i18n import gettext
 from portal import web
@@ -17,17 +17,31 @@ from portal.console.team import FORM_ERRORS
 
 
 class ApiKeyController(Controller):
+    """Every member's own keys; owners and admins also the organisation's keys and everyone else's."""
+
     path = "/console/api-keys"
     include_in_schema = False
 
     async def _page(
         self, request: Request, db: AsyncSession, principal: Principal, *, status_code: int = 200, **extra
     ) -> Response:
-        keys = await auth.list_api_keys(db, principal)
+        manages = can(principal, Permission.MANAGE_API_KEYS)
         extra.setdefault("form", {"name": "", "role": "viewer"})
         extra.setdefault("form_error", None)
+        extra.setdefault("personal_form", {"name": ""})
+        extra.setdefault("personal_form_error", None)
         template = "console/_api_keys.html" if web.is_htmx(request) else "console/api_keys.html"
-        return web.render(request, template, status_code=status_code, keys=keys, roles=API_KEY_ROLES, **extra)
+        return web.render(
+            request,
+            template,
+            status_code=status_code,
+            my_keys=await auth.list_my_api_keys(db, principal),
+            manages=manages,
+            keys=await auth.list_api_keys(db, principal) if manages else [],
+            team_keys=await auth.list_team_personal_keys(db, principal) if manages else [],
+            roles=API_KEY_ROLES,
+            **extra,
+        )
 
     @get("/")
     async def index(self, request: Request, db: AsyncSession, principal: Principal) -> Response:
@@ -48,6 +62,24 @@ class ApiKeyController(Controller):
                 status_code=422,
                 form=form,
                 form_error={"field": error.field, "message": gettext(error.message)},
+            )
+        return await self._page(request, db, principal, created=key, secret=secret)
+
+    @post("/personal")
+    async def create_personal(
+        self, request: Request, db: AsyncSession, principal: Principal, data: Annotated[dict[str, str], Form]
+    ) -> Response:
+        form = {"name": data.get("name", "")}
+        try:
+            key, secret = await auth.create_personal_api_key(db, principal, name=form["name"])
+        except FORM_ERRORS as error:
+            return await self._page(
+                request,
+                db,
+                principal,
+                status_code=422,
+                personal_form=form,
+                personal_form_error={"field": error.field, "message": gettext(error.message)},
             )
         return await self._page(request, db, principal, created=key, secret=secret)
 

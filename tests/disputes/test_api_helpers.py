@@ -23,10 +23,10 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + secrets.token_bytes(64)
 
 
 class Api:
-    """The supplier's API key, calling /api/v1 (paths are given without the prefix)."""
+    """The supplier's API key, or a person's personal key, calling /api/v1 (paths are given without the prefix)."""
 
-    def __init__(self, client, supplier: Supplier) -> None:
-        self.client, self.supplier, self.headers = client, supplier, bearer(supplier.api_key)
+    def __init__(self, client, supplier: Supplier, key: str | None = None) -> None:
+        self.client, self.supplier, self.headers = client, supplier, bearer(key or supplier.api_key)
 
     async def call(self, method: str, path: str, **kwargs):
         return await self.client.request(method, f"/api/v1{path}", headers=self.headers, **kwargs)
@@ -123,6 +123,15 @@ async def invited_and_joined(client, api: Api, name: str, role: str) -> Principa
     principal = await _session_principal(client)
     assert principal.role.value == role
     return principal
+
+
+async def personal_key(client, name: str = "My scripts") -> str:
+    """A personal API key made in the console by whoever is signed in on `client`; its secret, shown that once."""
+    page = await client.get("/console/api-keys")
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text).group(1)
+    made = await client.post("/console/api-keys/personal", data={"name": name, "_csrf_token": token})
+    assert made.status_code == 200, made.text
+    return re.search(r'id="new-secret"[^>]*>(acc_[^<]+)<', made.text).group(1)
 
 
 def due_in(days: int) -> str:
