@@ -1,20 +1,17 @@
 """The dispute workflow end to end through the API: registration → evaluation with a collaborator's task
 → a proposal with two options → the buyer's acceptance → four-eyes approval → credit note → resolved.
 
-Two steps are taken by people as themselves, signed in: the collaborator answering their task and the
-credit manager approving. The API authenticates API keys only, and an API key is nobody's identity:
-it can neither be the colleague a task was given to nor the second pair of eyes.
+Everything goes over the API. The organisation's key (an integration, nobody's identity) does the
+case work; the two steps only a person can take go over the API with that person's personal key: the
+collaborator answering the task given to them, and a credit manager approving as the second pair of eyes.
 """
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 
-from backend.db.tenancy import TenantId
-from backend.db.uow import tenant_unit_of_work
-from backend.disputes import service as disputes
-from tests.disputes.test_api_helpers import Api, due_in, invited_and_joined, line_ids, register, set_threshold, signed_in
+from tests.conftest import sign_in
+from tests.disputes.test_api_helpers import Api, due_in, invited_and_joined, line_ids, personal_key, register, set_threshold
 from tests.factories import make_buyer, make_invoice
 
 BEARINGS = ("Bearing 6204", "10", "100.00", "13")  # 1,130.00 with tax
@@ -63,11 +60,15 @@ async def test_a_line_level_case_goes_from_registration_to_a_credit_note_and_res
     assert (task["status"], task["assignee_name"], task["team"]) == ("open", "alice collaborator", "quality")
     assert (await api.ok("GET", f"/disputes/{case_id}"))["state"] == "under_review"
 
-    collaborator = await signed_in(client, world.a.collaborator)
-    async with tenant_unit_of_work(TenantId(world.a.tenant_id)) as session:
-        await disputes.answer_task(
-            session, collaborator, uuid.UUID(task["id"]), "Yes: the packing photos show five scratched bearings."
-        )
+    # The collaborator makes a personal key in the console and answers with it, as themselves.
+    await sign_in(client, world.a.collaborator)
+    collaborator_key = await personal_key(client, "Quality desk scripts")
+    collaborator = Api(client, world.a, collaborator_key)
+    await collaborator.ok(
+        "POST",
+        f"/disputes/tasks/{task['id']}/answer",
+        json={"answer": "Yes: the packing photos show five scratched bearings.", "version": task["version"]},
+    )
     [answered] = (await api.ok("GET", f"/disputes/{case_id}/tasks"))["items"]
     assert answered["status"] == "answered" and answered["answered_by"] == world.a.collaborator.email
     assert "five scratched" in answered["answer"]
@@ -125,9 +126,13 @@ async def test_a_line_level_case_goes_from_registration_to_a_credit_note_and_res
     refused = await api.call("POST", f"/disputes/approvals/{approval['id']}/approve", json={})
     assert refused.status_code == 409 and refused.json()["field"] == "approval"
 
+    # A credit manager joins, makes a personal key, and approves over the API as the second person.
     manager = await invited_and_joined(client, api, "Mei Credit", "credit_manager")
-    async with tenant_unit_of_work(TenantId(world.a.tenant_id)) as session:
-        await disputes.decide_approval(session, manager, uuid.UUID(approval["id"]), approve=True, note="Photos are convincing")
+    manager_key = await personal_key(client, "Approvals")
+    decided = await Api(client, world.a, manager_key).ok(
+        "POST", f"/disputes/approvals/{approval['id']}/approve", json={"note": "Photos are convincing"}
+    )
+    assert (decided["approval"]["status"], decided["approval"]["decided_by"]) == ("approved", manager.label)
 
     # The credit note is in the ledger, the case is resolved with its outcome, and the rest is payable.
     entries = (await api.ok("GET", f"/invoices/{invoice.id}/entries"))["items"]
@@ -172,14 +177,19 @@ async def test_a_line_level_case_goes_from_registration_to_a_credit_note_and_res
     trail = (await api.ok("GET", "/audit-events", params={"object_type": "dispute", "object_id": case_id, "limit": 200}))["items"]
     actions = [e["action"].removeprefix("dispute.") for e in reversed(trail)]
     assert _steps(actions, steps) == steps
+    # The person's steps are theirs in the trail, with the key they took them through.
     by_whom = {e["action"]: e["actor_label"] for e in trail}
-    assert by_whom["dispute.task_answered"] == world.a.collaborator.email
-    assert by_whom["dispute.approval_approved"] == by_whom["dispute.resolved"] == manager.label
+    manager_through_key = f"{manager.label} (API key {manager_key[:12]}…)"
+    assert by_whom["dispute.task_answered"] == f"{world.a.collaborator.email} (API key {collaborator_key[:12]}…)"
+    assert by_whom["dispute.approval_approved"] == by_whom["dispute.resolved"] == manager_through_key
     assert by_whom["dispute.approval_requested"].startswith("API key")
+    who = {e["action"]: (e["actor_kind"], e["actor_id"]) for e in trail}
+    assert who["dispute.task_answered"] == ("user", str(world.a.collaborator.user_id))
+    assert who["dispute.approval_approved"] == ("user", str(manager.id))
     ledger = (
         await api.ok("GET", "/audit-events", params={"action": "ledger.credit_note_recorded", "object_id": str(invoice.id)})
     )["items"]
-    assert len(ledger) == 1 and ledger[0]["actor_label"] == manager.label
+    assert len(ledger) == 1 and ledger[0]["actor_label"] == manager_through_key
     written = ledger[0]["after"]["entry"]
     assert (written["kind"], Decimal(written["amount"]), written["document_number"]) == (
         "credit_note",
