@@ -303,7 +303,7 @@ class _Clock:
     def begin(self, ago: int) -> date:
         turn = self.per_day.get(ago, 0)
         self.per_day[ago] = turn + 1
-        day = self.now.astimezone(self.zone).date() - timedelta(days=ago)
+        day = date.today() - timedelta(days=ago)  # the ledger's today, so dates agree with its entries
         story = datetime.combine(day, time(9, 10), self.zone).astimezone(UTC) + timedelta(minutes=43 * turn)
         if story > self.now - timedelta(minutes=30):
             story = self.now - timedelta(minutes=90) + timedelta(minutes=3 * turn)
