@@ -242,7 +242,7 @@ async def seed_disputes(tenant_id: TenantId, supplier: dict, owner: Principal) -
     from backend.demo.dispute_stories import CASTS
 
     cast = CASTS[supplier["slug"]]
-    people = await _people(tenant_id, cast, owner, supplier)
+    people = await _people(tenant_id, cast, owner)
     async with tenant_unit_of_work(tenant_id) as session:
         await _settings_and_rules(session, cast, people)
         director = _Director(session, cast, people, supplier)
@@ -251,7 +251,7 @@ async def seed_disputes(tenant_id: TenantId, supplier: dict, owner: Principal) -
             await director.play(story)
 
 
-async def _people(tenant_id: TenantId, cast: Cast, owner: Principal, supplier: dict) -> dict[str, Principal]:
+async def _people(tenant_id: TenantId, cast: Cast, owner: Principal) -> dict[str, Principal]:
     from backend.demo.seed import _add_active_member, _principal_for
 
     for colleague in cast.colleagues:
@@ -307,6 +307,8 @@ class _Clock:
         story = datetime.combine(day, time(9, 10), self.zone).astimezone(UTC) + timedelta(minutes=43 * turn)
         if story > self.now - timedelta(minutes=30):
             story = self.now - timedelta(minutes=90) + timedelta(minutes=3 * turn)
+        if self.marks:
+            story = max(story, self.marks[-1][1] + timedelta(minutes=1))  # a step never precedes the one before
         self.marks.append((utcnow(), story))
         return day
 
