@@ -126,7 +126,7 @@ async def test_a_finance_admin_runs_the_team_from_the_console(server, chromium, 
 
     await page.click("a[href='/console/api-keys']")
     await page.fill("#key-name", f"ERP {language}")
-    await page.click("button.primary")
+    await page.click("#organisation-key-form button.primary")
     secret = await page.locator("#new-secret").inner_text()
     assert secret.startswith("acc_")
     assert httpx.get(server + "/api/v1/tenant", headers={"Authorization": f"Bearer {secret}"}).json()["id"] == str(
