@@ -1244,8 +1244,13 @@ async def decide_approval(
             _("This approval was already decided by %(person)s."), field="approval", params={"person": approval.decided_by or ""}
         )
     if principal.kind is not PrincipalKind.USER:
-        # An API key is no second person: whoever holds it may be the one who asked.
-        raise Conflict(_("Four eyes: an approval is given by a person signed in to Accord, not by an API key."), field="approval")
+        # An organisation's key is no second person: whoever holds it may be the one who asked.
+        raise Conflict(
+            _(
+                "Four eyes: an approval is given by a person, signed in or with their personal API key, not by an organisation key."
+            ),
+            field="approval",
+        )
     if approval.requested_by_user_id == principal.id or approval.requested_by == principal.label:
         raise Conflict(_("Four eyes: the person who asked for a credit or write-off cannot approve it."), field="approval")
     note = _text(note, "note")
