@@ -86,7 +86,11 @@ async def test_a_personal_key_needs_a_name_and_the_refusal_keeps_nothing(client,
     await sign_in(client, world.a.collaborator)
     token = await csrf_token(client, "/console/api-keys")
     refused = await client.post("/console/api-keys/personal", data={"name": "   ", "_csrf_token": token})
-    assert refused.status_code == 422 and "Give the key a name" in refused.text and 'id="new-secret"' not in refused.text
+    assert (
+        refused.status_code == 422
+        and "Give the key a name, for example the script" in refused.text
+        and 'id="new-secret"' not in refused.text
+    )
     async with uow(world.a) as session:
         assert not (await session.scalars(select(ApiKey).where(ApiKey.user_id == world.a.collaborator.user_id))).all()
 

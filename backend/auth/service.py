@@ -260,8 +260,10 @@ def personal_key_in_force(key: ApiKey, membership: Membership | None) -> bool:
     )
 
 
-def _key_name(name: str | None) -> str:
+def _key_name(name: str | None, *, personal: bool = False) -> str:
     name = (name or "").strip()
+    if not name and personal:
+        raise ValidationFailed(_("Give the key a name, for example the script or the computer that will use it."), field="name")
     if not name:
         raise ValidationFailed(_("Give the key a name, for example the system that will use it."), field="name")
     if len(name) > 100:
@@ -333,7 +335,7 @@ async def create_api_key_for(session: AsyncSession, principal: Principal, *, nam
 async def create_personal_api_key(session: AsyncSession, principal: Principal, *, name: str) -> tuple[ApiKey, str]:
     """Any active member, for themselves; the key acts as them. The secret is shown once."""
     _require_person_at_console(principal)
-    name = _key_name(name)
+    name = _key_name(name, personal=True)
     secret, secret_hash = new_token(API_KEY_PREFIX)
     key = ApiKey(name=name, prefix=secret[:12], secret_hash=secret_hash, role=None, user_id=principal.id, created_by=principal.id)
     session.add(key)
