@@ -277,6 +277,17 @@ async def test_a_removed_members_key_is_refused_and_stays_refused_if_they_are_in
     assert await _status(client, fresh) == 200  # ... and a new one works
 
 
+async def test_the_owner_sees_that_a_removed_members_key_acts_as_no_one(client, world):
+    await sign_in(client, world.a.collaborator)
+    secret = await personal_key(client, "Bob scripts")
+    await Api(client, world.a).call("DELETE", f"/members/{world.a.collaborator.membership_id}")
+    await sign_in(client, world.a.finance)
+    page = await client.get("/console/api-keys")
+    row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*Bob scripts(?:(?!</tr>).)*</tr>", page.text, re.S).group(0)
+    assert 'class="revoked"' in row and "No longer a member" in row and "Collaborator" not in row
+    assert await _status(client, secret) == 401
+
+
 async def test_a_revoked_personal_key_is_refused(client, world):
     await sign_in(client, world.a.collaborator)
     secret = await personal_key(client)

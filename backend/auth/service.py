@@ -294,7 +294,7 @@ async def list_my_api_keys(session: AsyncSession, principal: Principal) -> Seque
 class TeamKey:
     key: ApiKey
     person: User
-    role: Role | None  # what the key acts as now: the person's role, None once they left
+    role: Role | None  # what the key acts as now: the person's role; None when it acts as no one
     in_force: bool  # False once revoked, or once the person is no longer an active member
 
 
@@ -302,10 +302,11 @@ async def list_team_personal_keys(session: AsyncSession, principal: Principal) -
     """The other members' personal keys, for the people who may revoke any key of the organisation."""
     require(principal, Permission.MANAGE_API_KEYS)
     rows = await ApiKeyRepository(session).personal_keys_of_others(principal.id)
-    return [
-        TeamKey(key, person, membership and membership.role, personal_key_in_force(key, membership))
-        for key, person, membership in rows
-    ]
+    keys = []
+    for key, person, membership in rows:
+        in_force = personal_key_in_force(key, membership)
+        keys.append(TeamKey(key, person, membership.role if in_force else None, in_force))
+    return keys
 
 
 async def create_api_key(
