@@ -336,3 +336,22 @@ async def test_another_tenants_personal_key_never_reaches_this_tenant(client, wo
     assert "Charlie scripts" not in (await client.get("/console/api-keys")).text
     assert (await _revoke_in_console(client, charlies_key.id)).status_code == 404
     assert await _status(client, charlie_secret) == 200
+
+
+def test_the_trail_names_the_key_even_for_the_longest_address():
+    from backend.auth.principal import ACTOR_LABEL_LENGTH, Principal, PrincipalKind
+    from backend.tenants.models import Role
+
+    email = "a" * 300 + "@example.com"  # 312 characters, within what an address may have
+    person = Principal(
+        kind=PrincipalKind.USER,
+        id=uuid.uuid4(),
+        tenant_id=TenantId(uuid.uuid4()),
+        role=Role.COLLABORATOR,
+        label=email,
+        display_name="A",
+        api_key_prefix="acc_12345678",
+    )
+    label = person.actor().label
+    assert len(label) <= ACTOR_LABEL_LENGTH and label.endswith("(API key acc_12345678…)") and label.startswith("aaaa")
+    assert person.label == email  # what four-eyes checks compare stays the address
