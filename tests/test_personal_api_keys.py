@@ -17,10 +17,12 @@ from backend.audit import service as audit
 from backend.audit.service import verify_chain
 from backend.auth import service as auth
 from backend.auth.models import ApiKey
+from backend.auth.principal import ACTOR_LABEL_LENGTH, Principal, PrincipalKind
 from backend.db.tenancy import TenantId
 from backend.db.uow import tenant_unit_of_work
 from backend.errors import PermissionDenied
 from backend.tenants import service as tenants
+from backend.tenants.models import Role
 from tests.conftest import Person, bearer, csrf_token, sign_in
 from tests.disputes.test_api_helpers import Api, agreed, due_in, invited_and_joined, personal_key, register, set_threshold
 from tests.factories import make_buyer, make_invoice
@@ -339,9 +341,6 @@ async def test_another_tenants_personal_key_never_reaches_this_tenant(client, wo
 
 
 def test_the_trail_names_the_key_even_for_the_longest_address():
-    from backend.auth.principal import ACTOR_LABEL_LENGTH, Principal, PrincipalKind
-    from backend.tenants.models import Role
-
     email = "a" * 300 + "@example.com"  # 312 characters, within what an address may have
     person = Principal(
         kind=PrincipalKind.USER,
