@@ -7,38 +7,20 @@ message delivered again does nothing new; `tenant_actor` runs each job at most o
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.audit.service import Actor
-from backend.auth.principal import Principal, PrincipalKind
+from backend.auth.principal import Principal, job_principal
 from backend.config import get_settings
 from backend.db.tenancy import current_tenant
 from backend.disputes import notices, service
 from backend.notifications import mailer
 from backend.notifications.service import dispute_message_to_buyer, dispute_message_to_team, dispute_task_message
-from backend.tenants.models import Role
 from workers.shell import tenant_actor
 
 
-@dataclass(frozen=True)
-class JobPrincipal(Principal):
-    """The job itself, named on the case's timeline and as a job in the audit trail (it holds no role's rights)."""
-
-    def actor(self) -> Actor:
-        return Actor(kind="job", id=None, label=self.label)
-
-
 def _job(session: AsyncSession, name: str) -> Principal:
-    return JobPrincipal(
-        kind=PrincipalKind.API_KEY,
-        id=uuid.UUID(int=0),
-        tenant_id=current_tenant(session),
-        role=Role.VIEWER,
-        label=name,
-        display_name="Accord",
-    )
+    return job_principal(current_tenant(session), name)
 
 
 @tenant_actor("disputes.check_settled", max_retries=5, time_limit_ms=60_000)

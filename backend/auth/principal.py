@@ -18,6 +18,8 @@ class PrincipalKind(StrEnum):
     API_KEY = "api_key"
     BUYER_CONTACT = "buyer_contact"
     INSURER_USER = "insurer_user"
+    # A background job acting on its own (closing a settled case, later the escalation sweep).
+    JOB = "job"
 
 
 class Audience(StrEnum):
@@ -44,9 +46,23 @@ class Principal:
     api_key_prefix: str | None = None
 
     def actor(self) -> Actor:
+        if self.kind is PrincipalKind.JOB:
+            return Actor(kind="job", id=None, label=self.label)
         label = self.label
         if self.api_key_prefix:
             # The person did it, and the trail says through which key; cut the address, never the key.
             through = f" (API key {self.api_key_prefix}…)"
             label = label[: ACTOR_LABEL_LENGTH - len(through)] + through
         return Actor(kind=self.kind.value, id=str(self.id), label=label, ip=self.ip)
+
+
+def job_principal(tenant_id: TenantId, job_name: str) -> Principal:
+    """The job itself: named on timelines and in the audit trail, holding no role's rights beyond reading."""
+    return Principal(
+        kind=PrincipalKind.JOB,
+        id=uuid.UUID(int=0),
+        tenant_id=tenant_id,
+        role=Role.VIEWER,
+        label=job_name,
+        display_name="Accord",
+    )

@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_DOWN, Decimal
 from zoneinfo import ZoneInfo
 
-from backend.auth.principal import Principal
+from backend.auth.principal import Principal, job_principal
 from backend.buyers.repository import BuyerRepository
 from backend.db.base import utcnow
 from backend.db.tenancy import TenantId
@@ -583,7 +583,8 @@ class _Director:
         )
         if step.what == "all":
             # What the job after a ledger entry does: a case with nothing left to dispute closes by itself.
-            await disputes.check_settled(self.session, who, case.case_id)
+            job = job_principal(who.tenant_id, "disputes.check_settled")
+            await disputes.check_settled(self.session, job, case.case_id)
 
     def _files(self, files: tuple[File, ...], case: _Case) -> list[tuple[str, bytes]]:
         text = _Formatter(case.facts)
