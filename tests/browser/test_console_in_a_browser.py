@@ -7,7 +7,6 @@ drives it through executable_path and never downloads a browser. Screenshots go 
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -70,8 +69,10 @@ def server():
 async def chromium():
     from playwright.async_api import async_playwright
 
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    # Only this module's screenshots: the other browser modules keep theirs in subfolders of ARTIFACTS.
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for earlier in ARTIFACTS.glob("*.png"):
+        earlier.unlink()
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         yield browser
