@@ -16,6 +16,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from backend.auth.policies import Permission, can
 from backend.http.auth import cookie_value
 from backend.i18n import SUPPORTED, _, babel_locale, current_language, gettext, negotiate
 
@@ -93,6 +94,8 @@ def render(
 ) -> Template:
     principal = request.scope.get("user")
     context.setdefault("principal", principal)
+    # What the navigation offers: only the places this person's role may open.
+    context.setdefault("may_read_audit", principal is not None and can(principal, Permission.READ_AUDIT))
     context.setdefault("language", current_language.get())
     context.setdefault("languages", SUPPORTED)
     context.setdefault("path", request.url.path)

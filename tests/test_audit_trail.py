@@ -11,7 +11,7 @@ from backend.audit.models import AuditEvent
 from backend.db.engine import get_database
 from backend.db.tenancy import TenantId
 from backend.db.uow import tenant_unit_of_work
-from tests.conftest import TEST_DB, _admin_execute, bearer
+from tests.conftest import TEST_DB, _admin_execute, bearer, sign_in
 
 
 async def _as_application_role(tenant_id, statement: str):
@@ -97,3 +97,13 @@ async def test_concurrent_changes_keep_one_unbroken_chain(client, world):
         "items"
     ]
     assert sorted(e["after"]["n"] for e in entries) == list(range(12))
+
+
+async def test_the_console_offers_the_audit_trail_only_to_roles_that_may_read_it(client, world):
+    await sign_in(client, world.a.collaborator)
+    home = (await client.get("/console")).text
+    assert 'href="/console/audit"' not in home
+    assert (await client.get("/console/audit")).status_code == 403
+    client.cookies.clear()
+    await sign_in(client, world.a.finance)
+    assert 'href="/console/audit"' in (await client.get("/console")).text

@@ -279,15 +279,20 @@ async def test_a_removed_members_key_is_refused_and_stays_refused_if_they_are_in
     assert await _status(client, fresh) == 200  # ... and a new one works
 
 
-async def test_the_owner_sees_that_a_removed_members_key_acts_as_no_one(client, world):
+async def test_removing_a_member_revokes_their_personal_keys_and_says_so(client, world):
     await sign_in(client, world.a.collaborator)
     secret = await personal_key(client, "Bob scripts")
     await Api(client, world.a).call("DELETE", f"/members/{world.a.collaborator.membership_id}")
     await sign_in(client, world.a.finance)
     page = await client.get("/console/api-keys")
     row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*Bob scripts(?:(?!</tr>).)*</tr>", page.text, re.S).group(0)
-    assert 'class="revoked"' in row and "No longer a member" in row and "Collaborator" not in row
+    # Removing the member revoked the key: listed as revoked, acting as no one (no role shown).
+    assert 'class="revoked"' in row and "Revoked" in row and "Collaborator" not in row
     assert await _status(client, secret) == 401
+    # Removing the member revoked the key too, and the trail says which.
+    assert (await _key_row(world.a, secret)).revoked_at is not None
+    removal = (await Api(client, world.a).ok("GET", "/audit-events?action=member.removed", 200))["items"][0]
+    assert removal["after"]["personal_keys_revoked"] == [secret[: len(removal["after"]["personal_keys_revoked"][0])]]
 
 
 async def test_a_revoked_personal_key_is_refused(client, world):

@@ -14,7 +14,7 @@ from backend.audit.service import Actor
 from backend.auth.passwords import hash_password, verify_password
 from backend.auth.policies import Permission, require
 from backend.auth.principal import Principal
-from backend.auth.repository import SessionRepository
+from backend.auth.repository import ApiKeyRepository, SessionRepository
 from backend.auth.tokens import digest, new_token
 from backend.db.base import utcnow
 from backend.db.tenancy import TenantId, current_tenant
@@ -213,9 +213,22 @@ async def remove_member(session: AsyncSession, principal: Principal, membership_
     if membership.role is Role.OWNER and owners <= 1:
         raise Conflict(_("The team needs at least one owner: make someone else owner first."), field="role")
     await SessionRepository(session).end_for_principal(membership.user_id)
+    revoked = []
+    for key in await ApiKeyRepository(session).personal_keys_of(membership.user_id):
+        if key.revoked_at is None:
+            key.revoked_at = utcnow()  # dead already (no membership), and now plainly so in the list and the trail
+            revoked.append(key.prefix)
     before = membership_view(membership)
     await session.delete(membership)
-    audit.record(session, principal.actor(), "member.removed", "user", membership.user_id, before=before)
+    audit.record(
+        session,
+        principal.actor(),
+        "member.removed",
+        "user",
+        membership.user_id,
+        before=before,
+        after={"personal_keys_revoked": revoked} if revoked else None,
+    )
 
 
 # --- invitations ---------------------------------------------------------------------------
