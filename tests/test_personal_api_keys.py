@@ -11,7 +11,7 @@ import re
 import uuid
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from backend.audit import service as audit
 from backend.audit.service import verify_chain
@@ -22,7 +22,7 @@ from backend.db.tenancy import TenantId
 from backend.db.uow import tenant_unit_of_work
 from backend.errors import PermissionDenied
 from backend.tenants import service as tenants
-from backend.tenants.models import Role
+from backend.tenants.models import Role, User
 from tests.conftest import Person, bearer, csrf_token, sign_in
 from tests.disputes.test_api_helpers import Api, agreed, due_in, invited_and_joined, personal_key, register, set_threshold
 from tests.factories import make_buyer, make_invoice
@@ -359,3 +359,15 @@ def test_the_trail_names_the_key_even_for_the_longest_address():
     label = person.actor().label
     assert len(label) <= ACTOR_LABEL_LENGTH and label.endswith("(API key acc_12345678…)") and label.startswith("aaaa")
     assert person.label == email  # what four-eyes checks compare stays the address
+
+
+async def test_an_owners_personal_key_acts_as_an_admin_never_as_an_owner(client, world):
+    await sign_in(client, world.a.finance)  # the owner
+    secret = await personal_key(client, "Alice laptop")
+    headers = {"Authorization": f"Bearer {secret}"}
+    made_owner = await client.post("/api/v1/members", json={"email": "intruder@example.com", "role": "owner"}, headers=headers)
+    assert made_owner.status_code == 422 and made_owner.json()["field"] == "role"  # only an owner grants the owner role
+    async with uow(world.a) as session:
+        assert await session.scalar(select(func.count()).select_from(User).where(User.email == "intruder@example.com")) == 0
+    # Everything an admin may do still works with it.
+    assert (await client.get("/api/v1/members", headers=headers)).status_code == 200

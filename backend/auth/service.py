@@ -387,7 +387,9 @@ async def resolve_api_key(secret: str | None, *, ip: str | None = None) -> Princ
                     kind=PrincipalKind.USER,
                     id=user.id,
                     tenant_id=TenantId(key.tenant_id),
-                    role=membership.role,
+                    # A key can leak where a password cannot: like an organisation key it never acts as an
+                    # owner (owners' changes to the team and its owners stay at the console).
+                    role=Role.ADMIN if membership.role is Role.OWNER else membership.role,
                     label=user.email,
                     display_name=user.display_name,
                     language=user.language,
