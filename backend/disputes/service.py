@@ -1191,7 +1191,19 @@ async def resolve_case(
         if any(a.status is ApprovalStatus.PENDING for a in await disputes.approvals(case.id)):
             raise Conflict(_("This case already waits for approval."), field="approval")
         threshold = approval_threshold(await dispute_settings(session), case.currency)
-        if credit + write_off > threshold or not can(principal, Permission.APPROVE_LEDGER):
+        # What the case was credited or written off before (a reopened case) counts too: a credit
+        # cut into slices below the threshold still needs four eyes once the slices add up above it.
+        settled_before = case.credited_amount + case.written_off_amount
+        if settled_before + credit + write_off > threshold or not can(principal, Permission.APPROVE_LEDGER):
+            if principal.kind is not PrincipalKind.USER:
+                # Four eyes compare two people; an organisation key is no one, so its holder could approve it.
+                raise Conflict(
+                    _(
+                        "This credit or write-off needs a second person's approval, so a person must ask for it: "
+                        "resolve the case in the console or with your personal API key."
+                    ),
+                    field="approval",
+                )
             approval = Approval(
                 case_id=case.id,
                 status=ApprovalStatus.PENDING,
