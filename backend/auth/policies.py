@@ -61,6 +61,11 @@ def can(principal: Principal, permission: Permission) -> bool:
     return permission in _GRANTS[principal.role]
 
 
+def role_can(role: Role, permission: Permission) -> bool:
+    """For choosing people (a case's owner, a task's assignee): what their role would let them do."""
+    return permission in _GRANTS[role]
+
+
 def require(principal: Principal, permission: Permission) -> None:
     if not can(principal, permission):
         raise PermissionDenied(_("Your role does not allow this."))

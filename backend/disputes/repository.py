@@ -38,7 +38,7 @@ from backend.disputes.models import (
 from backend.invoices.models import Allocation, EntryKind, Invoice, InvoiceLine, LedgerEntry, StoredFile
 from backend.invoices.repository import OPEN_STATUSES
 from backend.money import ZERO
-from backend.tenants.models import Membership, MembershipStatus, User
+from backend.tenants.models import Membership, MembershipStatus, Role, User
 
 SORTS = {
     "opened": (DisputeCase.opened_on, DisputeCase.number),
@@ -113,6 +113,10 @@ class DisputeRepository:
             return set()
         statement = select(Membership.user_id).where(Membership.user_id.in_(ids), Membership.status == MembershipStatus.ACTIVE)
         return set((await self.session.scalars(statement)).all())
+
+    async def active_member_role(self, user_id: uuid.UUID) -> Role | None:
+        statement = select(Membership.role).where(Membership.user_id == user_id, Membership.status == MembershipStatus.ACTIVE)
+        return (await self.session.scalars(statement)).first()
 
     async def member_names(self, user_ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, str]:
         """Display names of the tenant's members among `user_ids` (people of other tenants stay unnamed)."""
@@ -345,20 +349,25 @@ class DisputeRepository:
         return (await self.session.scalars(statement)).all()
 
     async def ledger_since(self, invoice_ids: Iterable[uuid.UUID], since: datetime) -> dict[uuid.UUID, dict[EntryKind, Decimal]]:
-        """Per invoice, what the ledger entries written since `since` allocated to it, by kind (adjustments signed)."""
+        """Per invoice, what the ledger entries written since `since` allocated to it, by kind (adjustments
+        signed), leaving out the entries a dispute case's resolution wrote."""
         ids = list(set(invoice_ids))
         if not ids:
             return {}
         statement = (
             select(Allocation.invoice_id, LedgerEntry.kind, func.sum(Allocation.amount))
             .join(LedgerEntry, LedgerEntry.id == Allocation.entry_id)
-            .where(Allocation.invoice_id.in_(ids), LedgerEntry.created_at >= since)
+            .where(Allocation.invoice_id.in_(ids), LedgerEntry.created_at >= since, LedgerEntry.dispute_case_id.is_(None))
             .group_by(Allocation.invoice_id, LedgerEntry.kind)
         )
         totals: dict[uuid.UUID, dict[EntryKind, Decimal]] = {}
         for invoice_id, kind, amount in (await self.session.execute(statement)).all():
             totals.setdefault(invoice_id, {})[kind] = Decimal(amount or ZERO)
         return totals
+
+    async def last_reopened_at(self, case_id: uuid.UUID) -> datetime | None:
+        statement = select(func.max(DisputeEvent.at)).where(DisputeEvent.case_id == case_id, DisputeEvent.kind == "reopened")
+        return await self.session.scalar(statement)
 
     # --- timeline, thread, checklist, tasks ---------------------------------------------------
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import flag_modified
 
 from backend.audit import service as audit
-from backend.auth.policies import Permission, can, require
+from backend.auth.policies import Permission, can, require, role_can
 from backend.auth.principal import Principal, PrincipalKind
 from backend.buyers.models import Buyer
 from backend.buyers.repository import BuyerRepository
@@ -68,7 +68,18 @@ EVIDENCE_TYPES_MESSAGE = _("Evidence must be a PDF, PNG, JPEG, WebP or TIFF file
 
 # Kinds of timeline events the buyer may see (the rest are the team's own).
 EXTERNAL_EVENTS = frozenset(
-    {"registered", "acknowledged", "message", "proposal_offered", "proposal_answered", "resolved", "withdrawn", "rejected"}
+    {
+        "registered",
+        "acknowledged",
+        "message",
+        "proposal_offered",
+        "proposal_answered",
+        "proposal_withdrawn",
+        "resolved",
+        "closed_settled",
+        "withdrawn",
+        "rejected",
+    }
 )
 
 
@@ -179,6 +190,27 @@ def _touch(case: DisputeCase) -> None:
     """Count a change to the case that leaves its own columns as they were (a new proposal, the buyer's
     answer, an approval asked for or refused): its version moves on, so a form opened before is told."""
     flag_modified(case, "state")
+
+
+def _require_in_progress(case: DisputeCase, message: str) -> None:
+    if case.state not in ACTIVE_STATES:
+        raise Conflict(message, field="state", params={"state": Translatable(STATE_LABELS[case.state])})
+
+
+async def _wind_down(session: AsyncSession, principal: Principal, case: DisputeCase) -> None:
+    """A case that closes or escalates leaves nothing open behind it: offers the buyer could still
+    accept are withdrawn, and (when it closes) questions to colleagues are cancelled."""
+    disputes = DisputeRepository(session)
+    for proposal in await disputes.proposals(case.id):
+        if proposal.status is ProposalStatus.OFFERED:
+            proposal.status = ProposalStatus.WITHDRAWN
+            _log(session, principal, case, "proposal_withdrawn", proposal_id=str(proposal.id))
+    if case.state in ACTIVE_STATES:
+        return
+    for task in await disputes.tasks(case.id):
+        if task.status is TaskStatus.OPEN:
+            task.status = TaskStatus.CANCELLED
+            _log(session, principal, case, "task_cancelled", task_id=str(task.id))
 
 
 def _set_phase(case: DisputeCase, phase: DisputePhase) -> None:
@@ -350,9 +382,18 @@ async def _route(
     return None
 
 
-async def _check_member(session: AsyncSession, user_id: uuid.UUID, field_name: str) -> None:
-    if not await DisputeRepository(session).active_member_ids([user_id]):
+async def _check_member(session: AsyncSession, user_id: uuid.UUID, field_name: str, permission: Permission) -> None:
+    """The person is an active member whose role can do what they are chosen for (own a case, answer a task)."""
+    role = await DisputeRepository(session).active_member_role(user_id)
+    if role is None:
         raise ValidationFailed(_("That person is not an active member of your team."), field=field_name)
+    if not role_can(role, permission):
+        message = (
+            _("That person's role cannot work disputes; choose someone who can own the case.")
+            if permission is Permission.WORK_DISPUTES
+            else _("That person's role cannot answer tasks; choose a collaborator or someone who works disputes.")
+        )
+        raise ValidationFailed(message, field=field_name)
 
 
 async def register_case(session: AsyncSession, principal: Principal, data: NewCase) -> DisputeCase:
@@ -371,7 +412,7 @@ async def register_case(session: AsyncSession, principal: Principal, data: NewCa
     if opened_on > date.today() + timedelta(days=1):
         raise ValidationFailed(_("The dispute cannot be raised in the future."), field="opened_on")
     if data.owner_user_id:
-        await _check_member(session, data.owner_user_id, "owner_user_id")
+        await _check_member(session, data.owner_user_id, "owner_user_id", Permission.WORK_DISPUTES)
     currency, items = await _checked_items(session, buyer, data.items)
     total = sum((amount for _i, _l, amount in items), ZERO)
     settings = await DisputeRepository(session).settings_for_update()
@@ -614,6 +655,8 @@ async def move_case(
         _set_phase(case, DisputePhase.MIDDLE)
     if target in (DisputeState.ESCALATED_LEGAL, DisputeState.ESCALATED_CLAIM):
         case.escalation_level = max(case.escalation_level, 3)
+    if target not in ACTIVE_STATES or target in (DisputeState.ESCALATED_LEGAL, DisputeState.ESCALATED_CLAIM):
+        await _wind_down(session, principal, case)
     await session.flush()
     if reopened or target not in ACTIVE_STATES:
         await holds.rehold(session, await _invoice_ids(session, case))
@@ -678,7 +721,7 @@ async def assign_case(
 ) -> DisputeCase:
     case = await _case_for_change(session, principal, case_id, version, Permission.WORK_DISPUTES)
     if owner_user_id:
-        await _check_member(session, owner_user_id, "owner_user_id")
+        await _check_member(session, owner_user_id, "owner_user_id", Permission.WORK_DISPUTES)
     if case.owner_user_id == owner_user_id:
         return case
     before = case_view(case)
@@ -706,7 +749,7 @@ async def bulk_assign(
     if len(case_ids) > 500:
         raise ValidationFailed(_("Assign at most 500 cases at once."), field="case_ids")
     if owner_user_id:
-        await _check_member(session, owner_user_id, "owner_user_id")
+        await _check_member(session, owner_user_id, "owner_user_id", Permission.WORK_DISPUTES)
     cases = await DisputeRepository(session).many(set(case_ids), for_update=True)
     if len(cases) != len(set(case_ids)):
         raise NotFound(_("Not found."))
@@ -722,6 +765,7 @@ async def add_evidence(
     session: AsyncSession, principal: Principal, case_id: uuid.UUID, *, filename: str | None, source: BinaryIO
 ) -> StoredFile:
     case = await _case_for_change(session, principal, case_id, None, Permission.CONTRIBUTE_DISPUTES)
+    _require_in_progress(case, _("A case in state %(state)s takes no more evidence."))
     stored = await uploads.store_upload(
         session,
         owner_type=EVIDENCE_FILE,
@@ -824,6 +868,7 @@ async def answer_checklist(
     session: AsyncSession, principal: Principal, case_id: uuid.UUID, item: str, answer: str, note: str | None = None
 ) -> ChecklistAnswer:
     case = await _case_for_change(session, principal, case_id, None, Permission.CONTRIBUTE_DISPUTES)
+    _require_in_progress(case, _("A case in state %(state)s is no longer evaluated."))
     if item not in CHECKLIST:
         raise ValidationFailed(_("Unknown checklist item: %(value)s."), field="item", params={"value": item})
     if answer not in ANSWERS:
@@ -862,7 +907,7 @@ async def create_task(session: AsyncSession, principal: Principal, case_id: uuid
         )
     if data.team not in TEAMS:
         raise ValidationFailed(_("Choose the team: sales, logistics, quality, finance or other."), field="team")
-    await _check_member(session, data.assignee_user_id, "assignee_user_id")
+    await _check_member(session, data.assignee_user_id, "assignee_user_id", Permission.CONTRIBUTE_DISPUTES)
     question = _text(data.question, "question", required=_("Write the question for your colleague."))
     if data.due_on is None or data.due_on < date.today():
         raise ValidationFailed(_("The due date is today or later."), field="due_on")
@@ -908,6 +953,7 @@ async def _task_for_change(session: AsyncSession, principal: Principal, task_id:
         raise Conflict(_("Someone else changed this task; reload it and try again."), field="version")
     if task.status is not TaskStatus.OPEN:
         raise Conflict(_("This task is already closed."), field="status")
+    _require_in_progress(case, _("A case in state %(state)s takes no more answers to its tasks."))
     return case, task
 
 
@@ -1321,6 +1367,7 @@ async def _carry_out(
     case.root_cause_code = resolution["root_cause_code"]
     case.resolution_note = resolution.get("note")
     _move(case, DisputeState.RESOLVED)
+    await _wind_down(session, principal, case)
     await session.flush()
     await holds.rehold(session, [entry.invoice.id for entry in invoices])
     _log(
@@ -1373,6 +1420,7 @@ async def _settle_items(
             entry_date=None,
             document_number=None,
         )
+        recorded.dispute_case_id = case.id  # what settled this case, never counted for another
         entries.append(
             {
                 "kind": kind.value,
@@ -1403,7 +1451,10 @@ async def check_settled(session: AsyncSession, principal: Principal, case_id: uu
         await _drop_pending_approvals(session, principal, case, DisputeState.RESOLVED)
     # What took the disputed part off each invoice since the case opened: a credit note, downward
     # adjustment or write-off answers the dispute first; the rest of it was paid.
-    since = await DisputeRepository(session).ledger_since([entry.invoice.id for entry in invoices], case.created_at)
+    # Only entries no case's resolution wrote (those are counted by their case), since the case last opened.
+    disputes = DisputeRepository(session)
+    opened = await disputes.last_reopened_at(case.id) or case.created_at
+    since = await disputes.ledger_since([entry.invoice.id for entry in invoices], opened)
     collected = ZERO
     for entry in invoices:
         by_kind = since.get(entry.invoice.id, {})
@@ -1418,6 +1469,7 @@ async def check_settled(session: AsyncSession, principal: Principal, case_id: uu
     case.outcome = Outcome.INVALID if credited == 0 else (Outcome.VALID if collected == 0 else Outcome.PARTLY_VALID)
     case.state = DisputeState.RESOLVED  # every state in progress may end this way: nothing is left to dispute
     case.state_changed_at = case.closed_at = utcnow()
+    await _wind_down(session, principal, case)
     await session.flush()
     await holds.rehold(session, [entry.invoice.id for entry in invoices])
     _log(session, principal, case, "closed_settled", before=before, after=case_view(case), collected=str(case.collected_amount))

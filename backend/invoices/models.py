@@ -223,6 +223,9 @@ class LedgerEntry(TenantOwned, Model):
     __table_args__ = (
         UniqueConstraint("tenant_id", "kind", "document_number"),
         ForeignKeyConstraint(["tenant_id", "buyer_id"], ["buyers.tenant_id", "buyers.id"], ondelete="RESTRICT"),
+        ForeignKeyConstraint(
+            ["tenant_id", "dispute_case_id"], ["dispute_cases.tenant_id", "dispute_cases.id"], ondelete="RESTRICT"
+        ),
         Index("ix_ledger_entries_tenant_id_buyer_id_entry_date", "tenant_id", "buyer_id", "entry_date"),
     )
 
@@ -236,6 +239,8 @@ class LedgerEntry(TenantOwned, Model):
     # What of a payment found no open invoice: kept on account, for the next invoice.
     unallocated_amount: Mapped[Decimal] = mapped_column(AMOUNT, default=Decimal(0))
     reason: Mapped[str | None] = mapped_column(String(500))
+    # The dispute case whose resolution wrote this entry (credit note, write-off, price correction).
+    dispute_case_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_by: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

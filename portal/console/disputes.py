@@ -22,7 +22,7 @@ from litestar.response import Response
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.auth.policies import Permission, can, require
+from backend.auth.policies import Permission, can, require, role_can
 from backend.auth.principal import Principal
 from backend.buyers import service as buyers
 from backend.disputes import service as disputes
@@ -72,8 +72,6 @@ SORT_LABELS = {
     "number": _("Case number"),
 }
 FILTERS = ("tab", "state", "phase", "reason", "buyer", "age", "min", "max", "q", "sort")
-# Who may own a case: the roles that work disputes.
-WORKING_ROLES = frozenset({Role.OWNER, Role.ADMIN, Role.CREDIT_MANAGER, Role.COLLECTOR})
 CASE_FIELDS = ("buyer_id", "reason_code", "channel", "opened_on", "description", "owner_user_id")
 
 
@@ -90,7 +88,11 @@ class Member:
 
     @property
     def works_disputes(self) -> bool:
-        return self.role in WORKING_ROLES
+        return role_can(self.role, Permission.WORK_DISPUTES)
+
+    @property
+    def answers_tasks(self) -> bool:
+        return role_can(self.role, Permission.CONTRIBUTE_DISPUTES)
 
 
 async def team_of(db: AsyncSession, principal: Principal) -> list[Member]:
