@@ -19,7 +19,8 @@ def compose(to: str, subject: str, text_body: str, html_body: str | None = None)
     message = EmailMessage()
     message["From"] = formataddr(SENDER)
     message["To"] = to
-    message["Subject"] = subject
+    # Names people typed go into subjects; a line break there would be a header of its own (or an error).
+    message["Subject"] = " ".join(subject.split())
     message["Message-ID"] = make_msgid(domain="accord.local")
     message.set_content(text_body)
     if html_body:
