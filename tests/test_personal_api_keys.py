@@ -24,7 +24,16 @@ from backend.errors import PermissionDenied
 from backend.tenants import service as tenants
 from backend.tenants.models import Role, User
 from tests.conftest import Person, bearer, csrf_token, sign_in
-from tests.disputes.test_api_helpers import Api, agreed, due_in, invited_and_joined, personal_key, register, set_threshold
+from tests.disputes.test_api_helpers import (
+    Api,
+    agreed,
+    due_in,
+    in_person,
+    invited_and_joined,
+    personal_key,
+    register,
+    set_threshold,
+)
 from tests.factories import make_buyer, make_invoice
 
 
@@ -212,9 +221,11 @@ async def test_a_viewers_personal_key_reads_but_cannot_approve(client, world):
     buyer_id = await make_buyer(world.a, "Huadong Machinery Co.")
     invoice = await make_invoice(world.a, buyer_id)
     case, _proposal = await agreed(api, buyer_id, invoice.id)
-    asked = await api.call(
+    owner = await in_person(client, world.a)
+    asked = await owner.call(
         "POST", f"/disputes/{case['id']}/resolve", json={"outcome": "partly_valid", "root_cause_code": "product_defect"}
     )
+    assert asked.status_code == 202, asked.text
     approval = asked.json()["approval"]
     await invited_and_joined(client, api, "Vera Viewer", "viewer")
     viewer = Api(client, world.a, await personal_key(client))

@@ -9,7 +9,16 @@ from datetime import timedelta
 from backend.db.tenancy import TenantId
 from backend.db.uow import tenant_unit_of_work
 from backend.disputes import service as disputes
-from tests.disputes.test_api_helpers import TODAY, Api, agreed, due_in, invited_and_joined, register, set_threshold
+from tests.disputes.test_api_helpers import (
+    TODAY,
+    Api,
+    agreed,
+    due_in,
+    in_person,
+    invited_and_joined,
+    register,
+    set_threshold,
+)
 from tests.factories import make_buyer, make_invoice
 
 
@@ -166,8 +175,12 @@ async def test_a_refused_approval_leaves_the_case_agreed_and_the_ledger_untouche
     buyer_id = await make_buyer(world.a)
     invoice = await make_invoice(world.a, buyer_id)
     case, _proposal = await agreed(api, buyer_id, invoice.id, credit="50.00")
-    requested = await api.call("POST", f"/disputes/{case['id']}/resolve", json={"outcome": "valid", "root_cause_code": "pricing"})
-    assert requested.status_code == 202
+    # A second person's approval is asked for by a person: the owner, with their personal key.
+    owner = await in_person(client, world.a)
+    requested = await owner.call(
+        "POST", f"/disputes/{case['id']}/resolve", json={"outcome": "valid", "root_cause_code": "pricing"}
+    )
+    assert requested.status_code == 202, requested.text
     approval = requested.json()["approval"]
     manager = await invited_and_joined(client, api, "Wang Approver", "credit_manager")
     async with tenant_unit_of_work(TenantId(world.a.tenant_id)) as session:

@@ -2,8 +2,9 @@
 → a proposal with two options → the buyer's acceptance → four-eyes approval → credit note → resolved.
 
 Everything goes over the API. The organisation's key (an integration, nobody's identity) does the
-case work; the two steps only a person can take go over the API with that person's personal key: the
-collaborator answering the task given to them, and a credit manager approving as the second pair of eyes.
+case work; the steps only a person can take go over the API with that person's personal key: the
+collaborator answering the task given to them, the owner asking for the credit (four eyes compare two
+people, so a person asks), and a credit manager approving as the second pair of eyes.
 """
 
 from __future__ import annotations
@@ -109,8 +110,12 @@ async def test_a_line_level_case_goes_from_registration_to_a_credit_note_and_res
     case = await api.ok("GET", f"/disputes/{case_id}")
     assert (case["state"], case["phase"], case["agreed_option_id"]) == ("agreed", "late", credit_option["id"])
 
-    # Resolution: 300.00 is above the tenant's 100.00, so it waits for a second person.
-    requested = await api.call(
+    # Resolution: 300.00 is above the tenant's 100.00, so it waits for a second person, and a person asks:
+    # the owner, with a personal key made in the console (it acts as an admin).
+    await sign_in(client, world.a.finance)
+    owner_key = await personal_key(client, "Month-end credits")
+    owner = Api(client, world.a, owner_key)
+    requested = await owner.call(
         "POST",
         f"/disputes/{case_id}/resolve",
         json={"outcome": "partly_valid", "root_cause_code": "product_defect", "note": "Five of ten", "version": case["version"]},
@@ -122,9 +127,10 @@ async def test_a_line_level_case_goes_from_registration_to_a_credit_note_and_res
     assert not [e for e in (await api.ok("GET", f"/invoices/{invoice.id}/entries"))["items"] if e["kind"] == "credit_note"]
     waiting = (await api.ok("GET", "/disputes/approvals"))["items"]
     assert [a["id"] for a in waiting] == [approval["id"]] and waiting[0]["case_number"] == case["number"]
-    # The key that asked is no second pair of eyes.
-    refused = await api.call("POST", f"/disputes/approvals/{approval['id']}/approve", json={})
-    assert refused.status_code == 409 and refused.json()["field"] == "approval"
+    # The person who asked is no second pair of eyes, and the organisation's key is no one (it could be them).
+    for asker in (owner, api):
+        refused = await asker.call("POST", f"/disputes/approvals/{approval['id']}/approve", json={})
+        assert refused.status_code == 409 and refused.json()["field"] == "approval"
 
     # A credit manager joins, makes a personal key, and approves over the API as the second person.
     manager = await invited_and_joined(client, api, "Mei Credit", "credit_manager")
@@ -182,9 +188,10 @@ async def test_a_line_level_case_goes_from_registration_to_a_credit_note_and_res
     manager_through_key = f"{manager.label} (API key {manager_key[:12]}…)"
     assert by_whom["dispute.task_answered"] == f"{world.a.collaborator.email} (API key {collaborator_key[:12]}…)"
     assert by_whom["dispute.approval_approved"] == by_whom["dispute.resolved"] == manager_through_key
-    assert by_whom["dispute.approval_requested"].startswith("API key")
+    assert by_whom["dispute.approval_requested"] == f"{world.a.finance.email} (API key {owner_key[:12]}…)"
     who = {e["action"]: (e["actor_kind"], e["actor_id"]) for e in trail}
     assert who["dispute.task_answered"] == ("user", str(world.a.collaborator.user_id))
+    assert who["dispute.approval_requested"] == ("user", str(world.a.finance.user_id))
     assert who["dispute.approval_approved"] == ("user", str(manager.id))
     ledger = (
         await api.ok("GET", "/audit-events", params={"action": "ledger.credit_note_recorded", "object_id": str(invoice.id)})

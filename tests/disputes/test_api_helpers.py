@@ -1,5 +1,6 @@
 """What the disputes API tests share: calls as a supplier's API key, a case registered over the API,
-and the people (a collaborator, a credit manager) who act as themselves, signed in."""
+and the people (the owner, a collaborator, a credit manager) who act as themselves, signed in or with
+their personal keys."""
 
 from __future__ import annotations
 
@@ -132,6 +133,13 @@ async def personal_key(client, name: str = "My scripts") -> str:
     made = await client.post("/console/api-keys/personal", data={"name": name, "_csrf_token": token})
     assert made.status_code == 200, made.text
     return re.search(r'id="new-secret"[^>]*>(acc_[^<]+)<', made.text).group(1)
+
+
+async def in_person(client, supplier: Supplier, name: str = "Finance scripts") -> Api:
+    """The supplier's owner, signed in on `client`, calling the API with a personal key made there: a person,
+    as asking for a second person's approval needs (an organisation key is no one). The key acts as an admin."""
+    await sign_in(client, supplier.finance)
+    return Api(client, supplier, await personal_key(client, name))
 
 
 def due_in(days: int) -> str:

@@ -1,5 +1,6 @@
 """What the disputes API refuses, and that a refusal changes nothing: moves the state machine does not
-draw, stale versions, self-approval, amounts above what is open, forged or oversized evidence."""
+draw, stale versions, self-approval, an approval asked for by an organisation key (no person), credits
+cut into slices below the threshold, amounts above what is open, forged or oversized evidence."""
 
 from __future__ import annotations
 
@@ -10,12 +11,23 @@ from sqlalchemy import func, select
 from backend.db.tenancy import TenantId
 from backend.db.uow import tenant_unit_of_work
 from backend.disputes import api as disputes_api
-from backend.disputes.models import DisputeCase, DisputeMessage
+from backend.disputes.models import Approval, DisputeCase, DisputeMessage
 from backend.files.storage import get_storage
 from backend.files.uploads import MAX_UPLOAD_BYTES
 from backend.invoices.models import StoredFile
-from tests.conftest import Supplier
-from tests.disputes.test_api_helpers import PDF, PNG, Api, agreed, case_body, dispute_operations, line_ids, register
+from tests.conftest import Supplier, csrf_token
+from tests.disputes.test_api_helpers import (
+    PDF,
+    PNG,
+    Api,
+    agreed,
+    case_body,
+    dispute_operations,
+    in_person,
+    line_ids,
+    register,
+    set_threshold,
+)
 from tests.factories import make_buyer, make_invoice
 
 
@@ -95,28 +107,109 @@ async def test_a_change_made_on_a_stale_version_is_refused_with_409_and_changes_
     assert (moved["state"], moved["phase"], moved["version"]) == ("acknowledged", "middle", seen + 2)
 
 
-async def test_the_key_that_asked_for_a_credit_cannot_approve_it_and_nothing_is_written(client, world):
+async def test_the_person_who_asked_for_a_credit_cannot_approve_it_with_their_key_or_in_the_console(client, world):
     api = Api(client, world.a)
     buyer_id = await make_buyer(world.a)
     invoice = await make_invoice(world.a, buyer_id)
     case, _proposal = await agreed(api, buyer_id, invoice.id)
-    requested = await api.call(
+    owner = await in_person(client, world.a)
+    requested = await owner.call(
         "POST", f"/disputes/{case['id']}/resolve", json={"outcome": "valid", "root_cause_code": "logistics"}
     )
-    assert requested.status_code == 202
+    assert requested.status_code == 202, requested.text
     approval = requested.json()["approval"]
     before = await _snapshot(api, case["id"])
-    refused = await api.call("POST", f"/disputes/approvals/{approval['id']}/approve", json={"note": "fine by me"})
-    assert refused.status_code == 409 and refused.json()["field"] == "approval"
-    assert "Four eyes" in refused.json()["detail"]
+    # Not with their own personal key, not with the organisation's key (no one, so possibly them).
+    for asker in (owner, api):
+        refused = await asker.call("POST", f"/disputes/approvals/{approval['id']}/approve", json={"note": "fine by me"})
+        assert refused.status_code == 409 and refused.json()["field"] == "approval", refused.text
+        assert "Four eyes" in refused.json()["detail"]
+        assert await _snapshot(api, case["id"]) == before
+    # Nor in the console, where they are signed in: no decision is offered, and one sent anyway is refused.
+    case_url = f"/console/disputes/{case['id']}"
+    page = await client.get(case_url)
+    assert "You asked for this." in page.text and 'name="decision"' not in page.text
+    in_console = await client.post(
+        f"{case_url}/approvals/{approval['id']}",
+        data={"_csrf_token": await csrf_token(client, case_url), "decision": "approve", "version": str(approval["version"])},
+        follow_redirects=False,
+    )
+    assert in_console.status_code == 409, in_console.text[:300]
+    assert "the person who asked for a credit or write-off cannot approve it" in in_console.text
     assert await _snapshot(api, case["id"]) == before
     assert before[0]["state"] == "agreed" and before[0]["pending_approval"]["id"] == approval["id"]
     assert [e for e in (await api.ok("GET", f"/invoices/{invoice.id}/entries"))["items"] if e["kind"] == "credit_note"] == []
     # Asking twice is refused too: one approval waits per case.
-    again = await api.call("POST", f"/disputes/{case['id']}/resolve", json={"outcome": "valid", "root_cause_code": "logistics"})
+    again = await owner.call("POST", f"/disputes/{case['id']}/resolve", json={"outcome": "valid", "root_cause_code": "logistics"})
     assert again.status_code == 409 and [a["id"] for a in (await api.ok("GET", "/disputes/approvals"))["items"]] == [
         approval["id"]
     ]
+
+
+async def test_an_organisation_key_cannot_ask_for_an_approval_and_nothing_changes(client, world):
+    api = Api(client, world.a)
+    await set_threshold(world.a, "CNY", "100.00")
+    buyer_id = await make_buyer(world.a)
+    invoice = await make_invoice(world.a, buyer_id)
+    case, _proposal = await agreed(api, buyer_id, invoice.id, credit="300.00")
+    before = await _snapshot(api, case["id"])
+    # 300.00 is above the tenant's 100.00: a second person must approve, so a person must ask.
+    refused = await api.call(
+        "POST",
+        f"/disputes/{case['id']}/resolve",
+        json={"outcome": "valid", "root_cause_code": "logistics", "version": case["version"]},
+    )
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["field"] == "approval" and "personal API key" in refused.json()["detail"]
+    assert await _snapshot(api, case["id"]) == before
+    assert (before[0]["state"], before[0]["version"], before[0]["pending_approval"]) == ("agreed", case["version"], None)
+    assert await _count(world.a, Approval) == 0
+    assert (await api.ok("GET", "/disputes/approvals"))["items"] == []
+    assert (await api.ok("GET", f"/invoices/{invoice.id}/entries"))["items"] == []
+    # The owner asks with their personal key, on the same version: the request waits for a second person.
+    owner = await in_person(client, world.a)
+    asked = await owner.call(
+        "POST",
+        f"/disputes/{case['id']}/resolve",
+        json={"outcome": "valid", "root_cause_code": "logistics", "version": case["version"]},
+    )
+    assert asked.status_code == 202, asked.text
+    assert asked.json()["approval"]["requested_by"] == world.a.finance.email
+
+
+async def test_credits_in_slices_of_a_reopened_case_add_up_toward_the_threshold(client, world):
+    api = Api(client, world.a)
+    await set_threshold(world.a, "CNY", "100.00")
+    buyer_id = await make_buyer(world.a)
+    invoice = await make_invoice(world.a, buyer_id)
+    owner = await in_person(client, world.a)
+    case, _proposal = await agreed(api, buyer_id, invoice.id, credit="80.00", disputed="500.00")
+    # 80.00 is below the threshold: the owner (who may approve) resolves it at once.
+    first = await owner.ok(
+        "POST", f"/disputes/{case['id']}/resolve", json={"outcome": "partly_valid", "root_cause_code": "pricing"}
+    )
+    assert (first["approval"], first["case"]["state"], first["case"]["credited_amount"]) == (None, "resolved", "80.00")
+
+    # The buyer comes back; the case is reopened and a further 80.00 agreed.
+    await api.ok("POST", f"/disputes/{case['id']}/moves", json={"to": "under_review", "note": "Buyer found more damage"})
+    proposal = await api.ok(
+        "POST", f"/disputes/{case['id']}/proposals", 201, json={"options": [{"kind": "credit_note", "amount": "80.00"}]}
+    )
+    await api.ok(
+        "POST",
+        f"/disputes/proposals/{proposal['id']}/answer",
+        json={"response": "accept", "option_id": proposal["options"][0]["id"], "on_behalf_of": "Li Na (AP)"},
+    )
+    # 80.00 alone is below 100.00, but the case would then have been credited 160.00: a second person approves.
+    second = await owner.call(
+        "POST", f"/disputes/{case['id']}/resolve", json={"outcome": "partly_valid", "root_cause_code": "pricing"}
+    )
+    assert second.status_code == 202, second.text
+    body = second.json()
+    assert (body["approval"]["status"], body["approval"]["credit_amount"]) == ("pending", "80.00")
+    assert (body["case"]["state"], body["case"]["credited_amount"]) == ("agreed", "80.00")
+    entries = (await api.ok("GET", f"/invoices/{invoice.id}/entries"))["items"]
+    assert [(e["kind"], e["amount"]) for e in entries if e["kind"] == "credit_note"] == [("credit_note", "80.00")]
 
 
 # --- amounts ----------------------------------------------------------------------------------------

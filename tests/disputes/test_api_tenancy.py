@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tests.disputes.test_api_helpers import PDF, PNG, Api, agreed, dispute_operations, due_in, register
+from tests.disputes.test_api_helpers import PDF, PNG, Api, agreed, dispute_operations, due_in, in_person, register
 from tests.factories import make_buyer, make_invoice
 
 
@@ -183,10 +183,12 @@ async def _a_world(api: Api, supplier) -> tuple[Ids, list[str]]:
     )
     second = await make_invoice(supplier, buyer_id)
     waiting, _proposal = await agreed(api, buyer_id, second.id)
-    resolved = await api.call(
+    # A second person's approval is asked for by a person: the owner, with their personal key.
+    owner = await in_person(api.client, supplier)
+    resolved = await owner.call(
         "POST", f"/disputes/{waiting['id']}/resolve", json={"outcome": "valid", "root_cause_code": "logistics"}
     )
-    assert resolved.status_code == 202
+    assert resolved.status_code == 202, resolved.text
     ids = Ids(
         case_id=case["id"],
         task_id=task["id"],
