@@ -40,9 +40,8 @@ async def test_the_inbox_filters_combine_sort_and_page(client, world):
         owner_user_id=str(world.a.finance.user_id),
     )
     invoice = await make_invoice(world.a, huadong, number="INV-HD-0042")
-    theirs = await register(
-        api, huadong, [{"invoice_id": invoice.id, "amount": "300.00"}], owner_user_id=str(world.a.collaborator.user_id)
-    )
+    collector = await invited_and_joined(client, api, "Zhou Collector", "collector")
+    theirs = await register(api, huadong, [{"invoice_id": invoice.id, "amount": "300.00"}], owner_user_id=str(collector.id))
     await api.ok("POST", f"/disputes/{theirs['id']}/moves", json={"to": "acknowledged"})
 
     async def numbers(**params) -> list[str]:
@@ -51,7 +50,7 @@ async def test_the_inbox_filters_combine_sort_and_page(client, world):
 
     assert await numbers(sort="number") == [old["number"], mine["number"], theirs["number"]]
     assert await numbers(owner="unassigned") == [old["number"]]
-    assert await numbers(owner=str(world.a.collaborator.user_id)) == [theirs["number"]]
+    assert await numbers(owner=str(collector.id)) == [theirs["number"]]
     # An API key is nobody: its own cases are none.
     assert await numbers(owner="me") == []
     assert await numbers(state=["open"], sort="number") == [old["number"], mine["number"]]
@@ -80,7 +79,7 @@ async def test_cases_are_assigned_in_bulk_all_or_none(client, world):
     buyer_id = await make_buyer(world.a)
     first = await register(api, buyer_id, [{"invoice_id": (await make_invoice(world.a, buyer_id)).id}])
     second = await register(api, buyer_id, [{"invoice_id": (await make_invoice(world.a, buyer_id)).id}])
-    owner = str(world.a.collaborator.user_id)
+    owner = str((await invited_and_joined(client, api, "Zhou Collector", "collector")).id)
     missing = await api.call(
         "POST",
         "/disputes/assign",
@@ -92,10 +91,16 @@ async def test_cases_are_assigned_in_bulk_all_or_none(client, world):
         "POST", "/disputes/assign", json={"case_ids": [first["id"]], "owner_user_id": str(world.b.finance.user_id)}
     )
     assert stranger.status_code == 422 and stranger.json()["field"] == "owner_user_id"
+    # A collaborator helps with cases but cannot own one.
+    helper = await api.call(
+        "POST", "/disputes/assign", json={"case_ids": [first["id"]], "owner_user_id": str(world.a.collaborator.user_id)}
+    )
+    assert helper.status_code == 422 and helper.json()["field"] == "owner_user_id"
+    assert (await api.ok("GET", f"/disputes/{first['id']}"))["owner_user_id"] is None
     assigned = await api.ok("POST", "/disputes/assign", json={"case_ids": [first["id"], second["id"]], "owner_user_id": owner})
     assert sorted(c["owner_user_id"] for c in assigned["items"]) == [owner, owner]
     shown = await api.ok("GET", f"/disputes/{second['id']}")
-    assert (shown["owner_user_id"], shown["owner_name"]) == (owner, "alice collaborator")
+    assert (shown["owner_user_id"], shown["owner_name"]) == (owner, "Zhou Collector")
     freed = await api.ok("PUT", f"/disputes/{second['id']}/owner", json={"owner_user_id": None, "version": shown["version"]})
     assert freed["owner_user_id"] is None and freed["version"] == shown["version"] + 1
 
