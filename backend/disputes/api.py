@@ -64,6 +64,7 @@ from backend.disputes.schemas import (
     TaskList,
     TaskOut,
     Timeline,
+    case_file_out,
 )
 from backend.errors import ValidationFailed
 from backend.files.uploads import MAX_UPLOAD_BYTES
@@ -256,7 +257,7 @@ class DisputeController(Controller):
     @get("/{case_id:uuid}/evidence", summary="List a case's evidence files")
     async def list_evidence(self, db: AsyncSession, principal: Principal, case_id: uuid.UUID) -> FileList:
         details = await service.case_details(db, principal, case_id)
-        return FileList(items=[FileOut.of(f, case_id) for f in details.evidence])
+        return FileList(items=[case_file_out(f, case_id) for f in details.evidence])
 
     @post(
         "/{case_id:uuid}/evidence",
@@ -272,7 +273,7 @@ class DisputeController(Controller):
         data: Annotated[EvidenceUpload, Multipart],
     ) -> FileOut:
         stored = await service.add_evidence(db, principal, case_id, filename=data.file.filename, source=data.file.file)
-        return FileOut.of(stored, case_id)
+        return case_file_out(stored, case_id)
 
     @get(
         "/{case_id:uuid}/files/{file_id:uuid}",

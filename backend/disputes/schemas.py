@@ -44,7 +44,7 @@ from backend.disputes.service import (
 )
 from backend.i18n import gettext
 from backend.invoices.models import StoredFile
-from backend.invoices.schemas import Number, amount_text, checked_decimal
+from backend.invoices.schemas import FileOut, Number, amount_text, checked_decimal
 
 Text200 = Annotated[str, msgspec.Meta(max_length=200)]
 LongText = Annotated[str, msgspec.Meta(max_length=10_000)]
@@ -183,27 +183,9 @@ class DisputedInvoiceOut:
         )
 
 
-@dataclass
-class FileOut:
-    id: uuid.UUID
-    filename: str
-    content_type: str
-    size: int
-    sha256: str
-    created_at: dt.datetime
-    download_url: str
-
-    @classmethod
-    def of(cls, stored: StoredFile, case_id: uuid.UUID) -> FileOut:
-        return cls(
-            stored.id,
-            stored.filename,
-            stored.content_type,
-            stored.size,
-            stored.sha256,
-            stored.created_at,
-            f"/api/v1/disputes/{case_id}/files/{stored.id}",
-        )
+def case_file_out(stored: StoredFile, case_id: uuid.UUID) -> FileOut:
+    """An evidence file or attachment, downloaded only through its case."""
+    return FileOut.of(stored, f"/api/v1/disputes/{case_id}/files/{stored.id}")
 
 
 @dataclass
@@ -290,7 +272,7 @@ class CaseDetailOut(CaseOut):
             agreed_option_id=case.agreed_option_id,
             held_amount=amount_text(details.held, case.currency),
             invoices=[DisputedInvoiceOut.of(entry) for entry in details.invoices],
-            evidence=[FileOut.of(f, case.id) for f in details.evidence],
+            evidence=[case_file_out(f, case.id) for f in details.evidence],
             allowed_moves=[state.value for state in details.moves],
             pending_approval=ApprovalOut.of(pending, case.number) if pending else None,
         )
@@ -338,7 +320,7 @@ class MessageOut:
             message.author_name,
             message.body,
             message.created_at,
-            [FileOut.of(f, message.case_id) for f in files],
+            [case_file_out(f, message.case_id) for f in files],
         )
 
 

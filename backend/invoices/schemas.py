@@ -319,7 +319,8 @@ class FileOut:
     download_url: str
 
     @classmethod
-    def of(cls, stored: StoredFile) -> FileOut:
+    def of(cls, stored: StoredFile, download_url: str | None = None) -> FileOut:
+        """A stored file as the API shows it; by default a delivery's proof (a case names its own address)."""
         return cls(
             stored.id,
             stored.filename,
@@ -327,7 +328,7 @@ class FileOut:
             stored.size,
             stored.sha256,
             stored.created_at,
-            f"/api/v1/deliveries/{stored.owner_id}/files/{stored.id}",
+            download_url or f"/api/v1/deliveries/{stored.owner_id}/files/{stored.id}",
         )
 
 
