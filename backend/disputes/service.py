@@ -1211,6 +1211,17 @@ def _ledger_effect(option: ProposalOption) -> tuple[Decimal, Decimal]:
     return ZERO, ZERO
 
 
+def suggested_outcome(details: CaseDetails) -> Outcome:
+    """What the accepted option says about the dispute, as the resolve form's first choice: rejected
+    or paid on a schedule, it was not valid; replaced, or credited in full, it was; credited in part, partly."""
+    option = details.accepted_option
+    if option is None or option.kind in (OptionKind.REJECTION, OptionKind.INSTALMENTS):
+        return Outcome.INVALID
+    if option.kind is OptionKind.REDELIVERY or option.amount >= details.held:
+        return Outcome.VALID
+    return Outcome.PARTLY_VALID
+
+
 async def _checked_resolution(session: AsyncSession, resolution: Resolution) -> dict:
     try:
         outcome = Outcome(resolution.outcome)
@@ -1257,7 +1268,7 @@ async def resolve_case(
                 credit_amount=credit,
                 write_off_amount=write_off,
                 resolution=checked,
-                requested_by_user_id=principal.id if principal.kind is PrincipalKind.USER else None,
+                requested_by_user_id=principal.id,  # a person: anyone else was refused above
                 requested_by=principal.label,
             )
             session.add(approval)

@@ -247,6 +247,7 @@ async def case_page(
         phase_short=PHASE_SHORT,
         channel_labels=CHANNEL_LABELS,
         outcome_labels=OUTCOME_LABELS,
+        suggested_outcome=disputes.suggested_outcome(details).value,
         option_labels=OPTION_LABELS,
         money_options=MONEY_OPTIONS,
         proposal_labels=PROPOSAL_LABELS,

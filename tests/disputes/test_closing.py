@@ -15,7 +15,7 @@ import pytest
 
 from backend.disputes import service as disputes
 from backend.disputes.models import DisputeState, Outcome, ProposalStatus, TaskStatus
-from backend.disputes.service import ItemInput, NewTask, Resolution
+from backend.disputes.service import ItemInput, NewTask, OptionInput, Resolution
 from backend.errors import Conflict, ValidationFailed
 from backend.invoices import service as ledger
 from backend.invoices.repository import InvoiceRepository
@@ -153,3 +153,22 @@ async def test_cases_and_tasks_go_only_to_people_whose_role_can_work_on_them(wor
             NewTask(assignee_user_id=world.a.collaborator.user_id, team="sales", question="Price list?", due_on=IN_A_WEEK),
         )
     assert (await _case(world.a, case.id)).owner_user_id is None
+
+
+@pytest.mark.parametrize(
+    ("option", "expected"),
+    [
+        (credit("300.00"), Outcome.VALID),
+        (credit("120.00"), Outcome.PARTLY_VALID),
+        (OptionInput(kind="redelivery", description="Ten new bearings"), Outcome.VALID),
+        (OptionInput(kind="rejection", description="Delivered as ordered; signed note attached"), Outcome.INVALID),
+    ],
+)
+async def test_the_resolve_form_suggests_the_outcome_the_accepted_option_implies(world, option, expected):
+    buyer_id = await make_buyer(world.a)
+    invoice = await make_invoice(world.a, buyer_id)
+    case = await open_case(world.a, buyer_id, [ItemInput(invoice.id, amount="300.00")])
+    proposal, options = await propose(world.a, case.id, option)
+    await accept(world.a, proposal.id, options[0].id)
+    async with uow(world.a) as session:
+        assert disputes.suggested_outcome(await disputes.case_details(session, owner_of(world.a), case.id)) is expected
