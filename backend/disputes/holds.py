@@ -29,9 +29,7 @@ async def held_on(session: AsyncSession, invoice: Invoice) -> Decimal:
 async def lock_invoices(session: AsyncSession, invoice_ids: Iterable[uuid.UUID]) -> None:
     """Take the invoices' row locks in id order, the order every ledger change takes them in (a payment
     locks all of a buyer's open invoices so): work that then touches them in another order cannot deadlock."""
-    repository = InvoiceRepository(session)
-    for invoice_id in sorted(set(invoice_ids), key=str):
-        await repository.get(invoice_id, for_update=True)
+    await InvoiceRepository(session).lock_many(invoice_ids)
 
 
 async def rehold(session: AsyncSession, invoice_ids: Iterable[uuid.UUID]) -> None:

@@ -293,10 +293,10 @@ async def _checked_items(
     whole = {item.invoice_id for item in items if item.invoice_line_id is None}
     if any(item.invoice_line_id and item.invoice_id in whole for item in items):
         raise ValidationFailed(_("Dispute an invoice as a whole or some of its lines, not both."), field="items")
-    repository = InvoiceRepository(session)
+    locked = await InvoiceRepository(session).lock_many(item.invoice_id for item in items)
     invoices: dict[uuid.UUID, Invoice] = {}
     for invoice_id in sorted({item.invoice_id for item in items}, key=str):
-        invoice = await repository.get(invoice_id, for_update=True)
+        invoice = locked.get(invoice_id)
         if invoice is None or invoice.buyer_id != buyer.id:
             raise ValidationFailed(_("An item names an invoice that is not this buyer's."), field="items")
         if invoice.status not in OPEN_STATUSES or invoice.open_amount <= 0:
@@ -312,9 +312,7 @@ async def _checked_items(
     held_elsewhere = await disputes.remaining_on_invoices(invoices)
     line_ids = [item.invoice_line_id for item in items if item.invoice_line_id]
     held_on_lines = await disputes.remaining_on_lines(line_ids)
-    lines: dict[uuid.UUID, InvoiceLine] = {}
-    for invoice in invoices.values():
-        lines.update({line.id: line for line in await repository.lines(invoice.id)})
+    lines = {line.id: line for line in await disputes.lines_of_invoices(invoices)}
     checked: list[tuple[Invoice, InvoiceLine | None, Decimal]] = []
     asked: dict[uuid.UUID, Decimal] = {}
     for item in items:
@@ -571,9 +569,8 @@ async def _held_invoices(session: AsyncSession, case: DisputeCase) -> list[HeldI
 async def case_details(session: AsyncSession, principal: Principal, case_id: uuid.UUID) -> CaseDetails:
     case = await get_case(session, principal, case_id)
     disputes = DisputeRepository(session)
-    files = DisputeRepository(session)
     messages = await disputes.messages(case.id)
-    attachments = await files.files_of(MESSAGE_FILE, [m.id for m in messages])
+    attachments = await disputes.files_of(MESSAGE_FILE, [m.id for m in messages])
     proposals = await disputes.proposals(case.id)
     options = await disputes.options([p.id for p in proposals])
     tasks = await disputes.tasks(case.id)
@@ -585,7 +582,7 @@ async def case_details(session: AsyncSession, principal: Principal, case_id: uui
         buyer=await BuyerRepository(session).get(case.buyer_id),
         owner_name=names.get(case.owner_user_id) if case.owner_user_id else None,
         invoices=await _held_invoices(session, case),
-        evidence=await files.files_of(EVIDENCE_FILE, [case.id]),
+        evidence=await disputes.files_of(EVIDENCE_FILE, [case.id]),
         events=await disputes.events(case.id),
         messages=[(m, [f for f in attachments if f.owner_id == m.id]) for m in messages],
         checklist={a.item: a for a in await disputes.checklist(case.id)},
@@ -722,8 +719,14 @@ async def assign_case(
     case = await _case_for_change(session, principal, case_id, version, Permission.WORK_DISPUTES)
     if owner_user_id:
         await _check_member(session, owner_user_id, "owner_user_id", Permission.WORK_DISPUTES)
+    await _assign(session, principal, case, owner_user_id)
+    return case
+
+
+async def _assign(session: AsyncSession, principal: Principal, case: DisputeCase, owner_user_id: uuid.UUID | None) -> None:
+    """Give the (locked) case its owner, an already checked member."""
     if case.owner_user_id == owner_user_id:
-        return case
+        return
     before = case_view(case)
     case.owner_user_id = owner_user_id
     await session.flush()
@@ -736,7 +739,6 @@ async def assign_case(
         after=case_view(case),
         owner_user_id=str(owner_user_id) if owner_user_id else None,
     )
-    return case
 
 
 async def bulk_assign(
@@ -754,7 +756,7 @@ async def bulk_assign(
     if len(cases) != len(set(case_ids)):
         raise NotFound(_("Not found."))
     for case in cases:
-        await assign_case(session, principal, case.id, owner_user_id)
+        await _assign(session, principal, case, owner_user_id)
     return list(cases)
 
 
@@ -1501,12 +1503,10 @@ async def similar_cases(session: AsyncSession, principal: Principal, case_id: uu
     """This buyer's earlier cases, and closed cases with the same reason and product (the knowledge base)."""
     case = await get_case(session, principal, case_id)
     disputes = DisputeRepository(session)
-    skus: set[str] = set()
-    repository = InvoiceRepository(session)
-    for _item, invoice, line in await disputes.items_with_invoices(case.id):
-        lines = [line] if line is not None else await repository.lines(invoice.id)
-        skus.update(each.sku or "" for each in lines)
-    skus.discard("")
+    items = await disputes.items_with_invoices(case.id)
+    whole = {invoice.id for _item, invoice, line in items if line is None}
+    lines = [line for _item, _invoice, line in items if line is not None] + list(await disputes.lines_of_invoices(whole))
+    skus = {line.sku for line in lines if line.sku}
     return SimilarCases(
         of_buyer=await disputes.of_buyer(case.buyer_id, exclude=case.id),
         same_reason_and_product=await disputes.similar_closed(case, skus),
@@ -1586,15 +1586,14 @@ async def buyer_case_view(session: AsyncSession, buyer_id: uuid.UUID, case_id: u
     case = await disputes.get(case_id)
     if case is None or case.buyer_id != buyer_id:
         raise NotFound(_("Not found."))
-    files = DisputeRepository(session)
     messages = await disputes.messages(case.id, external_only=True)
-    attachments = await files.files_of(MESSAGE_FILE, [m.id for m in messages])
-    proposals = [p for p in await disputes.proposals(case.id)]
+    attachments = await disputes.files_of(MESSAGE_FILE, [m.id for m in messages])
+    proposals = await disputes.proposals(case.id)
     options = await disputes.options([p.id for p in proposals])
     return BuyerCaseView(
         case=case,
         invoices=await _held_invoices(session, case),
-        evidence=await files.files_of(EVIDENCE_FILE, [case.id]),
+        evidence=await disputes.files_of(EVIDENCE_FILE, [case.id]),
         events=await disputes.events(case.id, external_only=True),
         messages=[(m, [f for f in attachments if f.owner_id == m.id]) for m in messages],
         proposals=[(p, [o for o in options if o.proposal_id == p.id]) for p in proposals],

@@ -52,6 +52,20 @@ class InvoiceRepository:
             statement = statement.with_for_update().execution_options(populate_existing=True)
         return (await self.session.scalars(statement)).first()
 
+    async def lock_many(self, invoice_ids) -> dict[uuid.UUID, Invoice]:
+        """Lock these invoices in one statement, in id order (the order every ledger change takes them in)."""
+        ids = list(set(invoice_ids))
+        if not ids:
+            return {}
+        statement = (
+            select(Invoice)
+            .where(Invoice.id.in_(ids))
+            .order_by(Invoice.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return {invoice.id: invoice for invoice in (await self.session.scalars(statement)).all()}
+
     async def by_number(self, number: str) -> Invoice | None:
         return (await self.session.scalars(select(Invoice).where(Invoice.number == number))).first()
 
