@@ -24,14 +24,20 @@ from litestar.template.config import TemplateConfig
 from sqlalchemy.exc import IntegrityError
 
 from backend.api import api_router, healthz, readiness
+from backend.auth.principal import Audience
 from backend.config import Settings, get_settings
 from backend.db.engine import get_database
 from backend.errors import Conflict, DomainError, NotFound
-from backend.http.auth import AuthenticationMiddleware
+from backend.http.auth import AuthenticationMiddleware, audience_of
 from backend.http.deps import DEPENDENCIES
 from backend.http.errors import domain_error_as_json, invalid_input_as_json
 from backend.i18n import _, gettext, ngettext
 from portal import web
+from portal.buyer.access import PortalAccessController
+from portal.buyer.account import PortalAccountController
+from portal.buyer.common import PORTAL_DEPENDENCIES
+from portal.buyer.disputes import PortalDisputesController
+from portal.buyer.pages import PortalPagesController
 from portal.console import api_keys, audit_trail, home, invitations, sign_in, team
 from portal.console.buyers import BuyerController
 from portal.console.dispute_case import DisputeCaseController
@@ -65,10 +71,26 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
+def _is_portal(request: Request) -> bool:
+    return audience_of(request.url.path) is Audience.PORTAL
+
+
+def _error_page(request: Request, error, *, not_found: bool, **context) -> Response:
+    if _is_portal(request):
+        template = "buyer/404.html" if not_found else "buyer/error.html"
+        return web.render(request, template, status_code=error.status_code, error=error, brand=None, **context)
+    template = "errors/404.html" if not_found else "errors/error.html"
+    return web.render(request, template, status_code=error.status_code, error=error, **context)
+
+
 def _not_signed_in(request: Request, error: NotAuthorizedException) -> Response:
     if _is_api(request):
         return Response({"status_code": 401, "detail": error.detail}, status_code=401)
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if _is_portal(request):
+        return web.redirect(
+            request, f"/portal/sign-in?next={quote(target, safe='/')}" if target != "/portal" else "/portal/sign-in"
+        )
     return web.redirect(
         request, f"/console/sign-in?next={quote(target, safe='/')}" if target != "/console" else "/console/sign-in"
     )
@@ -79,15 +101,13 @@ def _http_error(request: Request, error: HTTPException) -> Response:
         return Response(
             invalid_input_as_json(error.status_code, error.detail, getattr(error, "extra", None)), status_code=error.status_code
         )
-    template = "errors/404.html" if error.status_code == 404 else "errors/error.html"
-    return web.render(request, template, status_code=error.status_code, error=error)
+    return _error_page(request, error, not_found=error.status_code == 404)
 
 
 def _domain_error(request: Request, error: DomainError) -> Response:
     if _is_api(request):
         return domain_error_as_json(request, error)
-    template = "errors/404.html" if isinstance(error, NotFound) else "errors/error.html"
-    return web.render(request, template, status_code=error.status_code, error=error, message=error.translated(gettext))
+    return _error_page(request, error, not_found=isinstance(error, NotFound), message=error.translated(gettext))
 
 
 def _conflicting_write(request: Request, error: IntegrityError) -> Response:
@@ -149,8 +169,12 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             DisputeCaseController,
             DisputeSettingsController,
             sign_in.set_language,
+            PortalAccessController,
+            PortalAccountController,
+            PortalPagesController,
+            PortalDisputesController,
         ],
-        dependencies=DEPENDENCIES,
+        dependencies={**DEPENDENCIES, **PORTAL_DEPENDENCIES},
         middleware=[AuthenticationMiddleware(), web.WebContextMiddleware()],
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

@@ -62,3 +62,41 @@ class SignInThrottle(Model):
     consecutive_failures: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None]
     last_failure_at: Mapped[datetime | None]
+
+
+class PortalAccount(Model):
+    """One person of the buyers' side, known by e-mail across suppliers: the password they chose, if any.
+
+    Which portals they may open is not kept here: it is each supplier's invited contacts with this
+    address. A supplier never reads this row; it holds nothing of any one tenant.
+    """
+
+    __tablename__ = "portal_accounts"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    password_changed_at: Mapped[datetime | None]
+
+
+class MagicLink(TenantOwned, Model):
+    """A single-use sign-in link for one contact: the e-mail holds the token, this row only its SHA-256."""
+
+    __tablename__ = "portal_magic_links"
+    __table_args__ = (
+        UniqueConstraint("token_hash"),
+        ForeignKeyConstraint(["tenant_id", "contact_id"], ["buyer_contacts.tenant_id", "buyer_contacts.id"], ondelete="CASCADE"),
+        Index("ix_portal_magic_links_tenant_id_contact_id", "tenant_id", "contact_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    contact_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    # NULL until the job that e-mails it makes the token: the outbox never holds a usable secret.
+    token_hash: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    requested_ip: Mapped[str | None] = mapped_column(String(64))
+    expires_at: Mapped[datetime | None]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    next_path: Mapped[str | None] = mapped_column(String(300))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from backend.auth.principal import Principal
+from backend.auth.principal import Principal, PrincipalKind
 from backend.errors import PermissionDenied
 from backend.i18n import _
 from backend.tenants.models import Role
@@ -58,6 +58,10 @@ API_KEY_ROLES = (Role.ADMIN, Role.CREDIT_MANAGER, Role.COLLECTOR, Role.VIEWER)
 
 
 def can(principal: Principal, permission: Permission) -> bool:
+    # People outside the team (buyers' contacts, insurers) hold none of the team's rights, whatever
+    # role their principal carries: what they may do is checked by the services made for them.
+    if principal.kind in (PrincipalKind.BUYER_CONTACT, PrincipalKind.INSURER_USER):
+        return False
     return permission in _GRANTS[principal.role]
 
 

@@ -44,6 +44,8 @@ class Principal:
     ip: str | None = None
     # Set when the person called the API with one of their personal keys (kind stays USER).
     api_key_prefix: str | None = None
+    # A buyer contact's buyer: everything the portal shows is that buyer's, at this tenant.
+    buyer_id: uuid.UUID | None = None
 
     def actor(self) -> Actor:
         if self.kind is PrincipalKind.JOB:

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.auth.models import ApiKey, SignInSession, SignInThrottle
+from backend.auth.models import ApiKey, MagicLink, PortalAccount, SignInSession, SignInThrottle
+from backend.auth.principal import PrincipalKind
+from backend.buyers.models import Buyer, BuyerContact
 from backend.tenants.models import Membership, MembershipStatus, Tenant, User
 
 
@@ -100,4 +103,100 @@ class SignInThrottleRepository:
 
     async def forget_before(self, moment) -> int:
         result = await self.session.execute(delete(SignInThrottle).where(SignInThrottle.last_failure_at < moment))
+        return result.rowcount or 0
+
+
+class MagicLinkRepository:
+    """Sign-in links of the session's tenant."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, link_id: uuid.UUID, *, for_update: bool = False) -> MagicLink | None:
+        statement = select(MagicLink).where(MagicLink.id == link_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.scalars(statement)).first()
+
+    async def revoke_open(self, contact_id: uuid.UUID, now: datetime) -> int:
+        result = await self.session.execute(
+            update(MagicLink)
+            .where(MagicLink.contact_id == contact_id, MagicLink.used_at.is_(None), MagicLink.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return result.rowcount or 0
+
+    async def end_sessions_of(self, contact_id: uuid.UUID) -> int:
+        result = await self.session.execute(
+            delete(SignInSession).where(
+                SignInSession.principal_kind == PrincipalKind.BUYER_CONTACT.value, SignInSession.principal_id == contact_id
+            )
+        )
+        return result.rowcount or 0
+
+
+class AllTenantsPortalRepository:
+    """Cross-tenant by necessity: an e-mail address or a link's token is what tells us the supplier."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def open_contacts(self, email: str, tenant_slug: str | None = None) -> list[tuple[BuyerContact, Buyer, Tenant]]:
+        """The contacts with this address whose portal is open, at every supplier (or the one named)."""
+        statement = (
+            select(BuyerContact, Buyer, Tenant)
+            .join(Buyer, (Buyer.tenant_id == BuyerContact.tenant_id) & (Buyer.id == BuyerContact.buyer_id))
+            .join(Tenant, Tenant.id == BuyerContact.tenant_id)
+            .where(
+                BuyerContact.email == email,
+                BuyerContact.portal_invited_at.is_not(None),
+                BuyerContact.portal_revoked_at.is_(None),
+            )
+            .order_by(Tenant.name, Buyer.legal_name, BuyerContact.id)
+        )
+        if tenant_slug is not None:
+            statement = statement.where(Tenant.slug == tenant_slug)
+        return [(contact, buyer, tenant) for contact, buyer, tenant in await self.session.execute(statement)]
+
+    async def contact(self, tenant_id: uuid.UUID, contact_id: uuid.UUID) -> tuple[BuyerContact, Tenant] | None:
+        statement = (
+            select(BuyerContact, Tenant)
+            .join(Tenant, Tenant.id == BuyerContact.tenant_id)
+            .where(BuyerContact.tenant_id == tenant_id, BuyerContact.id == contact_id)
+        )
+        row = (await self.session.execute(statement)).first()
+        return None if row is None else (row[0], row[1])
+
+    async def links_requested_since(self, email: str, since: datetime) -> int:
+        statement = select(func.count()).select_from(MagicLink).where(MagicLink.email == email, MagicLink.requested_at >= since)
+        return (await self.session.execute(statement)).scalar_one()
+
+    async def link_by_token(self, token_hash: str) -> MagicLink | None:
+        statement = select(MagicLink).where(MagicLink.token_hash == token_hash).with_for_update()
+        return (await self.session.scalars(statement)).first()
+
+    async def account(self, email: str, *, for_update: bool = False) -> PortalAccount | None:
+        statement = select(PortalAccount).where(PortalAccount.email == email)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.scalars(statement)).first()
+
+    async def end_sessions_of(self, contact_ids: Sequence[uuid.UUID], *, keep: uuid.UUID | None = None) -> int:
+        if not contact_ids:
+            return 0
+        statement = delete(SignInSession).where(
+            SignInSession.principal_kind == PrincipalKind.BUYER_CONTACT.value, SignInSession.principal_id.in_(contact_ids)
+        )
+        if keep is not None:
+            statement = statement.where(SignInSession.id != keep)
+        return (await self.session.execute(statement)).rowcount or 0
+
+    async def revoke_open_links(self, contact_ids: Sequence[uuid.UUID], now: datetime) -> int:
+        if not contact_ids:
+            return 0
+        result = await self.session.execute(
+            update(MagicLink)
+            .where(MagicLink.contact_id.in_(contact_ids), MagicLink.used_at.is_(None), MagicLink.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
         return result.rowcount or 0

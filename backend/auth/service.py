@@ -174,7 +174,16 @@ async def resolve_session(token: str | None, audience: Audience, *, ip: str | No
         if row.last_seen_at + CONSOLE_IDLE_TIMEOUT < now or row.created_at + CONSOLE_ABSOLUTE_TIMEOUT < now:
             await session.delete(row)
             return None
-        if row.principal_kind != PrincipalKind.USER.value:
+        if row.principal_kind == PrincipalKind.BUYER_CONTACT.value and audience is Audience.PORTAL:
+            from backend.auth.portal import principal_of_session
+
+            principal = await principal_of_session(session, row, ip)
+            if principal is None:
+                await session.delete(row)
+            elif now - row.last_seen_at > SESSION_TOUCH_INTERVAL:
+                row.last_seen_at = now
+            return principal
+        if row.principal_kind != PrincipalKind.USER.value or audience is not Audience.CONSOLE:
             return None
         user = await UserRepository(session).get(row.principal_id)
         memberships = await AllTenantsMembershipRepository(session).active_of_user(row.principal_id)
@@ -199,16 +208,21 @@ async def resolve_session(token: str | None, audience: Audience, *, ip: str | No
 
 
 async def sign_out(token: str | None) -> None:
+    await end_session(token, Audience.CONSOLE)
+
+
+async def end_session(token: str | None, audience: Audience) -> None:
     if not token:
         return
     async with all_tenants_unit_of_work("sign out") as session:
-        row = await AllTenantsCredentialRepository(session).session_by_token(digest(token), Audience.CONSOLE.value)
+        row = await AllTenantsCredentialRepository(session).session_by_token(digest(token), audience.value)
         if row is not None:
+            contact = row.principal_kind == PrincipalKind.BUYER_CONTACT.value
             audit.record(
                 session,
-                audit.Actor(kind="user", id=str(row.principal_id), label=str(row.principal_id), ip=row.ip),
-                "user.signed_out",
-                "user",
+                audit.Actor(kind=row.principal_kind, id=str(row.principal_id), label=str(row.principal_id), ip=row.ip),
+                "buyer_contact.signed_out" if contact else "user.signed_out",
+                "buyer_contact" if contact else "user",
                 row.principal_id,
                 tenant_id=row.tenant_id,
             )

@@ -58,3 +58,15 @@ class BuyerContact(TenantOwned, Model):
     language: Mapped[str] = mapped_column(String(8), default="en")
     role: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The buyer portal: open to the contact from the invitation until the supplier withdraws it.
+    portal_invited_at: Mapped[datetime | None]
+    portal_revoked_at: Mapped[datetime | None]
+    # What the contact wants e-mailed: {"messages": bool, "proposals": bool, "statements": bool}; absent means yes.
+    notification_prefs: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    @property
+    def portal_open(self) -> bool:
+        return self.portal_invited_at is not None and self.portal_revoked_at is None
+
+    def wants(self, kind: str) -> bool:
+        return bool((self.notification_prefs or {}).get(kind, True))

@@ -71,6 +71,9 @@ class BuyerRepository:
         statement = select(BuyerContact).where(BuyerContact.buyer_id == buyer_id, BuyerContact.id == contact_id)
         return (await self.session.scalars(statement)).first()
 
+    async def contact_by_id(self, contact_id: uuid.UUID) -> BuyerContact | None:
+        return (await self.session.scalars(select(BuyerContact).where(BuyerContact.id == contact_id))).first()
+
     async def contact_by_email(self, buyer_id: uuid.UUID, email: str) -> BuyerContact | None:
         statement = select(BuyerContact).where(BuyerContact.buyer_id == buyer_id, BuyerContact.email == email)
         return (await self.session.scalars(statement)).first()

@@ -329,6 +329,10 @@ class DisputeMessage(TenantOwned, Model):
     author_name: Mapped[str] = mapped_column(String(320))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A question put to the buyer waits for their answer (a message of theirs that names it).
+    question: Mapped[bool] = mapped_column(Boolean, default=False)
+    answered_at: Mapped[datetime | None]
+    answer_to_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
 
 class ChecklistAnswer(TenantOwned, Model):

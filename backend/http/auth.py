@@ -11,7 +11,15 @@ from backend.auth.principal import Audience
 from backend.auth.service import resolve_api_key, resolve_session
 
 API_PREFIX = "/api/"
-SESSION_COOKIES = {Audience.CONSOLE: "__Host-accord_console"}
+PORTAL_PREFIX = "/portal"
+SESSION_COOKIES = {Audience.CONSOLE: "__Host-accord_console", Audience.PORTAL: "__Host-accord_portal"}
+
+
+def audience_of(path: str) -> Audience:
+    """Each surface reads only its own cookie: a portal session never opens a console page, nor the reverse."""
+    if path == PORTAL_PREFIX or path.startswith(PORTAL_PREFIX + "/"):
+        return Audience.PORTAL
+    return Audience.CONSOLE
 
 
 def client_ip(scope: Scope) -> str | None:
@@ -59,9 +67,10 @@ class AuthenticationMiddleware(ASGIMiddleware):
             if scheme.lower() == "bearer":
                 principal = await resolve_api_key(credentials.strip(), ip=ip)
         else:
-            token = cookie_value(scope, SESSION_COOKIES[Audience.CONSOLE])
+            audience = audience_of(scope["path"])
+            token = cookie_value(scope, SESSION_COOKIES[audience])
             if token:
-                principal = await resolve_session(token, Audience.CONSOLE, ip=ip)
+                principal = await resolve_session(token, audience, ip=ip)
                 scope.setdefault("state", {})["session_token"] = token
         scope["user"] = principal
         scope["auth"] = principal

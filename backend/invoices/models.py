@@ -304,3 +304,23 @@ class InvoiceImport(TenantOwned, Model):
     created_by: Mapped[str | None] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
+
+
+class StatementConfirmation(TenantOwned, Model):
+    """A buyer's contact confirmed the balance of their statement of account as of a day."""
+
+    __tablename__ = "statement_confirmations"
+    __table_args__ = (
+        ForeignKeyConstraint(["tenant_id", "buyer_id"], ["buyers.tenant_id", "buyers.id"], ondelete="CASCADE"),
+        Index("ix_statement_confirmations_tenant_id_buyer_id", "tenant_id", "buyer_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    buyer_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    contact_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    confirmed_by: Mapped[str] = mapped_column(String(320))
+    as_of: Mapped[date] = mapped_column(Date)
+    currency: Mapped[str] = mapped_column(String(3))
+    balance: Mapped[Decimal] = mapped_column(AMOUNT)
+    note: Mapped[str | None] = mapped_column(Text)
+    confirmed_at: Mapped[datetime] = mapped_column(default=utcnow)

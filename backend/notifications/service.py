@@ -8,11 +8,41 @@ from email.message import EmailMessage
 
 from babel.dates import format_date
 
+from backend.auth.portal import LinkMail
 from backend.disputes.codes import TEAMS
 from backend.disputes.notices import BuyerMessageNotice, TaskNotice, TeamMessageNotice
 from backend.i18n import babel_locale, current_language, gettext
 from backend.notifications.mailer import compose
 from backend.tenants.service import InvitationMail
+
+
+def portal_link_message(mail: LinkMail) -> EmailMessage:
+    """A sign-in link to a supplier's buyer portal; the invitation says who invites and why."""
+    params = {"supplier": mail.supplier, "buyer": mail.buyer, "minutes": mail.valid_minutes}
+    with _in_language(mail.language):
+        if mail.invitation:
+            subject = gettext("%(supplier)s invites you to its buyer portal") % params
+            intro = (
+                gettext(
+                    "%(supplier)s invites you to its buyer portal on Accord, where %(buyer)s can see its invoices and "
+                    "statement, raise and follow disputes, and answer proposals."
+                )
+                % params
+            )
+        else:
+            subject = gettext("Your sign-in link for %(supplier)s") % params
+            intro = gettext("Here is the sign-in link you asked for, for the portal of %(supplier)s (%(buyer)s).") % params
+        body = "\n\n".join(
+            [
+                gettext("Hello %(name)s,") % {"name": mail.name},
+                intro,
+                gettext("Sign in with this link. It works once, for %(minutes)s minutes:") % params,
+                mail.link,
+                gettext("Once it has expired, ask for a new one on the portal's sign-in page."),
+                gettext("If you did not ask for this, you can ignore this message: nobody can sign in without the link."),
+            ]
+        )
+    return _in_their_language(compose(mail.email, subject, body), mail.language)
 
 
 def invitation_message(mail: InvitationMail) -> EmailMessage:

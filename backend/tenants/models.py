@@ -36,6 +36,10 @@ class Tenant(Model):
     time_zone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
     default_language: Mapped[str] = mapped_column(String(8), default="zh-CN")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The buyer portal wears the supplier's colours and logo (a stored file of the tenant's own).
+    brand_colour: Mapped[str | None] = mapped_column(String(7))
+    brand_accent: Mapped[str | None] = mapped_column(String(7))
+    logo_file_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
 
 class User(Model):

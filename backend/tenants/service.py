@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from backend.auth.repository import ApiKeyRepository, SessionRepository
 from backend.auth.tokens import digest, new_token
 from backend.db.base import utcnow
 from backend.db.tenancy import TenantId, current_tenant
+from backend.db.uow import global_unit_of_work
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.i18n import _
 from backend.jobs import service as jobs
@@ -306,3 +308,44 @@ async def accept_invitation(
         tenant_id=tenant.id,
     )
     return TenantId(tenant.id), user, membership.role
+
+
+# --- the buyer portal's branding -------------------------------------------------------------------
+
+DEFAULT_BRAND_COLOUR = "#1f5f8b"
+DEFAULT_BRAND_ACCENT = "#f0f5f9"
+
+
+@dataclass(frozen=True)
+class Branding:
+    """What the buyer portal wears for a supplier: its name, colours and logo (served by the portal)."""
+
+    name: str
+    slug: str
+    colour: str
+    accent: str
+    logo_file_id: uuid.UUID | None
+
+    @property
+    def version(self) -> str:
+        # Changes whenever the look does, so browsers fetch the new theme and logo at once.
+        return hashlib.sha256(f"{self.colour}{self.accent}{self.logo_file_id}".encode()).hexdigest()[:10]
+
+
+def branding_of(tenant: Tenant) -> Branding:
+    return Branding(
+        name=tenant.name,
+        slug=tenant.slug,
+        colour=tenant.brand_colour or DEFAULT_BRAND_COLOUR,
+        accent=tenant.brand_accent or DEFAULT_BRAND_ACCENT,
+        logo_file_id=tenant.logo_file_id,
+    )
+
+
+async def branding_by_slug(slug: str) -> Branding | None:
+    """For pages shown before sign-in (the supplier's own sign-in page); tenants belong to no tenant."""
+    if not slug or len(slug) > 63:
+        return None
+    async with global_unit_of_work() as session:
+        tenant = await TenantRepository(session).by_slug(slug)
+        return branding_of(tenant) if tenant else None

@@ -1,0 +1,1 @@
+// The buyer portal's progressive enhancements; every form works without this file.
