@@ -207,7 +207,8 @@ def errors_in_log(path: Path) -> list[str]:
     return [line for line in text.splitlines() if re.search(r"\bERROR\b|Traceback|CRITICAL", line)]
 
 
-def measure(target: Target, wrk: str, options: Options) -> tuple[LoadResult, dict]:
+def measure(target: Target, wrk: str, options: Options, *, fetch=fetch_page) -> tuple[LoadResult, dict]:
+    """`fetch` checks the one request made before any load (the portal benchmark checks an HTML page)."""
     port = free_port()
     url = f"http://{HOST}:{port}{target.path_and_query}"
     command = [*target.command, "--host", HOST, "--port", str(port)]
@@ -216,7 +217,7 @@ def measure(target: Target, wrk: str, options: Options) -> tuple[LoadResult, dic
         process = subprocess.Popen(command, env=target.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_until_listening(process, port, target)
-            page = fetch_page(url, target)
+            page = fetch(url, target)
             print(
                 f"  {target.label}: 200 with {PAGE_SIZE} items; warming up {options.warmup_seconds} s, then {options.seconds} s of load",
                 flush=True,
@@ -409,7 +410,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    from bench import imports
+    from bench import imports, portal_list
 
-    # The invoice import benchmark runs after, whatever the API benchmark's outcome.
-    sys.exit(max(main(), imports.main()))
+    # The invoice import and portal list benchmarks run after, whatever the API benchmark's outcome.
+    sys.exit(max(main(), imports.main(), portal_list.main()))

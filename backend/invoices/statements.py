@@ -26,7 +26,8 @@ from backend.buyers.repository import BuyerRepository
 from backend.buyers.service import get_buyer
 from backend.errors import ValidationFailed
 from backend.i18n import _, babel_locale, current_language, gettext
-from backend.invoices.models import EntryKind, Invoice, LedgerEntry
+from backend.invoices.models import EntryKind, Invoice, LedgerEntry, StatementConfirmation
+from backend.invoices.portal_repository import BuyerLedgerRepository
 from backend.invoices.repository import LedgerRepository, StatementRepository
 from backend.money import ZERO
 from backend.tenants.service import get_current_tenant
@@ -148,6 +149,11 @@ async def statement_of_account(
     if not EARLIEST_AS_OF <= as_of <= date.today() + timedelta(days=366):
         raise ValidationFailed(_("Choose an as-of date between 2000 and next year."), field="as_of")
     buyer = await get_buyer(session, principal, buyer_id)
+    return await build_statement(session, buyer, as_of)
+
+
+async def build_statement(session: AsyncSession, buyer: Buyer, as_of: date) -> Statement:
+    """The statement of a buyer the caller has already established the reader may see (team or the buyer's own contact)."""
     repository = StatementRepository(session)
     invoices = await repository.billed_until(buyer.id, as_of)
     allocated: dict[uuid.UUID, dict[EntryKind, Decimal]] = defaultdict(dict)
@@ -210,6 +216,14 @@ async def buyer_names(session: AsyncSession, principal: Principal, buyer_ids: It
     """Legal names for a page of invoices; an id of another tenant simply finds no name."""
     require(principal, Permission.READ_LEDGER)
     return await BuyerRepository(session).names(buyer_ids)
+
+
+async def confirmations(
+    session: AsyncSession, principal: Principal, buyer_id: uuid.UUID, *, limit: int = 5
+) -> list[StatementConfirmation]:
+    """The balances the buyer's contacts confirmed from the portal, newest first."""
+    buyer = await get_buyer(session, principal, buyer_id)
+    return list(await BuyerLedgerRepository(session).confirmations(buyer.id, limit=limit))
 
 
 async def recent_entries(

@@ -52,4 +52,5 @@ class StatementPageController(Controller):
             as_of_error=as_of_error,
             as_of_input=as_of if as_of_error else statement.as_of.isoformat(),
             bucket_labels=statements.BUCKETS,
+            confirmations=await statements.confirmations(db, principal, statement.buyer.id),
         )
