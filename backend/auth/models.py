@@ -84,7 +84,8 @@ class MagicLink(TenantOwned, Model):
 
     __tablename__ = "portal_magic_links"
     __table_args__ = (
-        UniqueConstraint("token_hash"),
+        UniqueConstraint("tenant_id", "token_hash"),
+        Index("ix_portal_magic_links_token_hash", "token_hash"),
         ForeignKeyConstraint(["tenant_id", "contact_id"], ["buyer_contacts.tenant_id", "buyer_contacts.id"], ondelete="CASCADE"),
         Index("ix_portal_magic_links_tenant_id_contact_id", "tenant_id", "contact_id"),
     )

@@ -75,8 +75,9 @@ def upgrade() -> None:
             ["tenant_id"], ["tenants.id"], name=op.f("fk_portal_magic_links_tenant_id_tenants"), ondelete="RESTRICT"
         ),
         sa.PrimaryKeyConstraint("tenant_id", "id", name=op.f("pk_portal_magic_links")),
-        sa.UniqueConstraint("token_hash", name=op.f("uq_portal_magic_links_token_hash")),
+        sa.UniqueConstraint("tenant_id", "token_hash", name=op.f("uq_portal_magic_links_tenant_id_token_hash")),
     )
+    op.create_index("ix_portal_magic_links_token_hash", "portal_magic_links", ["token_hash"])
     op.create_index(op.f("ix_portal_magic_links_email"), "portal_magic_links", ["email"])
     op.create_index("ix_portal_magic_links_tenant_id_contact_id", "portal_magic_links", ["tenant_id", "contact_id"])
 
