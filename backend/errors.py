@@ -42,6 +42,6 @@ class ValidationFailed(DomainError):
 class Throttled(DomainError):
     status_code = 429
 
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, retry_after: int, params: dict | None = None) -> None:
+        super().__init__(message, params=params)
         self.retry_after = retry_after

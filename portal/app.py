@@ -47,6 +47,7 @@ from portal.console.imports import ImportPageController
 from portal.console.invoice_checks import InvoiceChecksController
 from portal.console.invoice_forms import InvoiceFormController
 from portal.console.invoices import InvoiceController
+from portal.console.portal_settings import PortalSettingsController
 from portal.console.statements import StatementPageController
 
 HERE = Path(__file__).resolve().parent
@@ -168,6 +169,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             DisputeInboxController,
             DisputeCaseController,
             DisputeSettingsController,
+            PortalSettingsController,
             sign_in.set_language,
             PortalAccessController,
             PortalAccountController,

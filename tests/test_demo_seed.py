@@ -310,3 +310,49 @@ async def test_the_demo_ledger_holds_exactly_what_the_cases_in_progress_dispute(
             assert invoice.disputed_amount == min(disputed.get(invoice.id, 0), open_amount), invoice.number
         # A partial dispute leaves the rest payable: a buyer paid what it does not dispute.
         assert any(0 < invoice.disputed_amount == invoice.open_amount < invoice.gross_amount for invoice in invoices)
+
+
+async def test_the_demo_opens_the_buyer_portal_to_every_buyer_in_each_suppliers_colours(client):
+    """Every buyer has an invited contact, each supplier its own colours and logo, one person is a contact
+    at both suppliers, and `make run` says how to get in."""
+    from backend.buyers.repository import BuyerRepository
+    from backend.db.tenancy import TenantId
+    from backend.db.uow import tenant_unit_of_work
+    from backend.demo.portal import DEMO_CONTACT
+    from backend.tenants.service import branding_by_slug
+    from tests.buyer_portal.access_helpers import sign_in_with_password
+
+    printed: list[str] = []
+    await seed.run(echo=printed.append)  # once per database; a no-op that still prints when already seeded
+    slugs = [supplier["slug"] for supplier in seed.SUPPLIERS]
+    for slug in slugs:
+        assert any(line.strip().endswith(f"/portal/sign-in?supplier={slug}") for line in printed)
+    assert any("sign-in link" in line and "mail" in line for line in printed)
+    portal_password = next(line.split()[-1] for line in printed if line.strip().startswith("portal password"))
+
+    brands = [await branding_by_slug(slug) for slug in slugs]
+    assert len({(brand.colour, brand.accent) for brand in brands}) == 2
+    for brand in brands:
+        logo = await client.get(f"/portal/brand/{brand.slug}/logo?v={brand.version}")
+        assert logo.status_code == 200 and logo.content.startswith(b"\x89PNG\r\n\x1a\n")
+
+    invited_names, statuses = set(), set()
+    for slug in slugs:
+        async with all_tenants_unit_of_work("test: a demo tenant") as session:
+            tenant = await TenantRepository(session).by_slug(slug)
+        async with tenant_unit_of_work(TenantId(tenant.id)) as session:
+            repository = BuyerRepository(session)
+            _total, buyers = await repository.page(limit=100, offset=0)
+            for buyer in buyers:
+                contacts = await repository.contacts(buyer.id)
+                assert any(contact.portal_open for contact in contacts), buyer.legal_name
+                invited_names |= {contact.name for contact in contacts if contact.portal_open}
+                statuses |= {(contact.portal_invited_at is None, contact.portal_revoked_at is None) for contact in contacts}
+    assert any(name.isascii() for name in invited_names) and any(not name.isascii() for name in invited_names)
+    # Some contacts not invited yet, and one whose access was withdrawn: every state the console shows.
+    assert {(True, True), (False, True), (False, False)} <= statuses
+
+    signed_in = await sign_in_with_password(client, DEMO_CONTACT, portal_password)
+    assert signed_in.status_code == 303, signed_in.text
+    account = await client.get("/portal/account")
+    assert all(supplier["name"] in account.text for supplier in seed.SUPPLIERS)

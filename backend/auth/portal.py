@@ -8,6 +8,7 @@ supplier, and changing supplier starts a new session.
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,11 +16,11 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit import service as audit
-from backend.auth.models import MagicLink, PortalAccount, SignInSession
+from backend.auth.models import MagicLink, PortalAccount, SignInSession, SignInThrottle
 from backend.auth.passwords import hash_password, needs_rehash, verify_password
 from backend.auth.policies import Permission, require
 from backend.auth.principal import Audience, Principal, PrincipalKind
-from backend.auth.repository import AllTenantsPortalRepository, MagicLinkRepository
+from backend.auth.repository import AllTenantsPortalRepository, MagicLinkRepository, SignInThrottleRepository
 from backend.auth.service import WRONG_CREDENTIALS, _check_throttle, _record_failure, lockout_after
 from backend.auth.tokens import digest, new_token
 from backend.buyers.models import BuyerContact
@@ -110,6 +111,39 @@ async def _new_link(
 # --- asking for a link, and the job that sends it ----------------------------------------------------
 
 
+async def _count_link_request(email: str, now: datetime) -> None:
+    """Count a request for links to this address; from the sixth in a window on, refuse it.
+
+    Counted per address whether or not any supplier invited it, so that the refusal tells nothing about
+    the address. The sign-in throttle's table keeps the count (key `portal-link:<email>`): the window
+    ends at `locked_until`, `consecutive_failures` holds the requests made in it.
+    """
+    key = f"portal-link:{email}"
+    async with global_unit_of_work() as session:
+        repository = SignInThrottleRepository(session)
+        window = await repository.get(key, for_update=True)
+        if window is None:
+            window = SignInThrottle(key=key, consecutive_failures=0)
+            session.add(window)
+        if window.locked_until is None or window.locked_until <= now:
+            window.consecutive_failures, window.locked_until = 0, now + LINK_WINDOW
+        allowed = window.consecutive_failures < LINKS_PER_WINDOW
+        if allowed:
+            window.consecutive_failures += 1
+            window.last_failure_at = now
+        wait = window.locked_until - now
+    if not allowed:
+        minutes = max(1, math.ceil(wait.total_seconds() / 60))
+        raise Throttled(
+            _(
+                "Several sign-in links were asked for this address in the last minutes. Use the newest one you received, "
+                "or ask again in %(minutes)s minutes."
+            ),
+            retry_after=math.ceil(wait.total_seconds()),
+            params={"minutes": minutes},
+        )
+
+
 async def request_link(email: str, *, tenant_slug: str | None = None, ip: str | None = None, next_path: str | None = None) -> int:
     """E-mail a sign-in link for each portal open to this address (at the supplier named, or at all).
 
@@ -121,14 +155,9 @@ async def request_link(email: str, *, tenant_slug: str | None = None, ip: str | 
     except ValidationFailed:
         raise ValidationFailed(_("Enter your e-mail address, for example name@company.com."), field="email") from None
     now = utcnow()
+    await _count_link_request(email, now)
     async with all_tenants_unit_of_work("portal: find the contacts an address may sign in as") as session:
-        portal = AllTenantsPortalRepository(session)
-        if await portal.links_requested_since(email, now - LINK_WINDOW) >= LINKS_PER_WINDOW:
-            raise Throttled(
-                _("Several links were sent to this address in the last minutes. Use the newest one, or wait and try again."),
-                retry_after=int(LINK_WINDOW.total_seconds()),
-            )
-        contacts = await portal.open_contacts(email, tenant_slug)
+        contacts = await AllTenantsPortalRepository(session).open_contacts(email, tenant_slug)
     for contact, _buyer, tenant in contacts:
         async with tenant_unit_of_work(TenantId(tenant.id)) as session:
             await _new_link(session, contact, now, ip=ip, next_path=next_path)
@@ -160,7 +189,10 @@ async def issue_link(session: AsyncSession, link_id: uuid.UUID, base_url: str, *
 
     tenant = await get_current_tenant(session)
     token, token_hash = new_token()
-    link.token_hash, link.expires_at = token_hash, utcnow() + LINK_VALID_FOR
+    now = utcnow()
+    link.token_hash, link.expires_at = token_hash, now + LINK_VALID_FOR
+    # The newest link replaces those sent before it: one working link per contact at a time.
+    await MagicLinkRepository(session).revoke_open(contact.id, now, requested_before=link.requested_at, keep=link.id)
     audit.record(
         session,
         audit.Actor(kind="job", id=None, label="portal.send_link"),
@@ -338,18 +370,21 @@ async def sign_out_everywhere(principal: Principal) -> int:
     now = utcnow()
     async with all_tenants_unit_of_work("portal: sign the person out everywhere") as session:
         portal = AllTenantsPortalRepository(session)
-        contact_ids = [contact.id for contact, _b, _t in await portal.open_contacts(principal.label)] or [principal.id]
-        ended = await portal.end_sessions_of(contact_ids)
-        await portal.revoke_open_links(contact_ids, now)
-        audit.record(
-            session,
-            principal.actor(),
-            "buyer_contact.signed_out_everywhere",
-            "buyer_contact",
-            principal.id,
-            after={"sessions_ended": ended},
-            tenant_id=principal.tenant_id,
-        )
+        contacts = [(contact.id, contact.tenant_id) for contact, _b, _t in await portal.open_contacts(principal.label)]
+        contacts = contacts or [(principal.id, principal.tenant_id)]
+        ended = await portal.end_sessions_of([contact_id for contact_id, _t in contacts])
+        await portal.revoke_open_links([contact_id for contact_id, _t in contacts], now)
+        # Every supplier's trail shows its contact signed out, not only the one where the button was pressed.
+        for contact_id, tenant_id in contacts:
+            audit.record(
+                session,
+                principal.actor(),
+                "buyer_contact.signed_out_everywhere",
+                "buyer_contact",
+                contact_id,
+                after={"sessions_ended": ended},
+                tenant_id=tenant_id,
+            )
     return ended
 
 

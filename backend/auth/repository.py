@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.models import ApiKey, MagicLink, PortalAccount, SignInSession, SignInThrottle
@@ -118,12 +118,22 @@ class MagicLinkRepository:
             statement = statement.with_for_update()
         return (await self.session.scalars(statement)).first()
 
-    async def revoke_open(self, contact_id: uuid.UUID, now: datetime) -> int:
-        result = await self.session.execute(
-            update(MagicLink)
-            .where(MagicLink.contact_id == contact_id, MagicLink.used_at.is_(None), MagicLink.revoked_at.is_(None))
-            .values(revoked_at=now)
+    async def revoke_open(
+        self,
+        contact_id: uuid.UUID,
+        now: datetime,
+        *,
+        requested_before: datetime | None = None,
+        keep: uuid.UUID | None = None,
+    ) -> int:
+        statement = update(MagicLink).where(
+            MagicLink.contact_id == contact_id, MagicLink.used_at.is_(None), MagicLink.revoked_at.is_(None)
         )
+        if requested_before is not None:
+            statement = statement.where(MagicLink.requested_at <= requested_before)
+        if keep is not None:
+            statement = statement.where(MagicLink.id != keep)
+        result = await self.session.execute(statement.values(revoked_at=now))
         return result.rowcount or 0
 
     async def end_sessions_of(self, contact_id: uuid.UUID) -> int:
@@ -166,10 +176,6 @@ class AllTenantsPortalRepository:
         )
         row = (await self.session.execute(statement)).first()
         return None if row is None else (row[0], row[1])
-
-    async def links_requested_since(self, email: str, since: datetime) -> int:
-        statement = select(func.count()).select_from(MagicLink).where(MagicLink.email == email, MagicLink.requested_at >= since)
-        return (await self.session.execute(statement)).scalar_one()
 
     async def link_by_token(self, token_hash: str) -> MagicLink | None:
         statement = select(MagicLink).where(MagicLink.token_hash == token_hash).with_for_update()

@@ -7,6 +7,7 @@ from litestar import Controller, delete, get, patch, post, put
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.auth import portal
 from backend.auth.principal import Principal
 from backend.buyers import service
 from backend.buyers.schemas import (
@@ -87,3 +88,29 @@ class BuyerController(Controller):
     @delete("/{buyer_id:uuid}/contacts/{contact_id:uuid}", summary="Remove a contact")
     async def remove_contact(self, db: AsyncSession, principal: Principal, buyer_id: uuid.UUID, contact_id: uuid.UUID) -> None:
         await service.remove_contact(db, principal, buyer_id, contact_id)
+
+    @post(
+        "/{buyer_id:uuid}/contacts/{contact_id:uuid}/portal-invitation",
+        summary="Invite a contact to the buyer portal",
+        description=(
+            "Opens the buyer portal to the contact (again, if it was withdrawn) and e-mails them a sign-in link that "
+            "works once, for 15 minutes. Calling it again sends a new link. The contact sees only this buyer's "
+            "invoices, statement and disputes."
+        ),
+        status_code=200,
+    )
+    async def invite_to_portal(
+        self, db: AsyncSession, principal: Principal, buyer_id: uuid.UUID, contact_id: uuid.UUID
+    ) -> ContactOut:
+        return ContactOut.of(await portal.invite_contact(db, principal, buyer_id, contact_id, ip=principal.ip))
+
+    @delete(
+        "/{buyer_id:uuid}/contacts/{contact_id:uuid}/portal-invitation",
+        summary="Withdraw a contact's access to the buyer portal",
+        description="Their sessions end and their unused sign-in links stop working at once. The contact itself stays.",
+        status_code=200,
+    )
+    async def withdraw_from_portal(
+        self, db: AsyncSession, principal: Principal, buyer_id: uuid.UUID, contact_id: uuid.UUID
+    ) -> ContactOut:
+        return ContactOut.of(await portal.revoke_contact(db, principal, buyer_id, contact_id))

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -170,6 +170,16 @@ class ContactIn(msgspec.Struct, forbid_unknown_fields=True):
     role: Annotated[str, msgspec.Meta(max_length=100, description="Their job: AP clerk, controller…")] | None = None
 
 
+# not_invited; invited (may sign in to the buyer portal); withdrawn (was invited, may no longer sign in).
+PortalStatus = Literal["not_invited", "invited", "withdrawn"]
+
+
+def portal_status(contact: BuyerContact) -> PortalStatus:
+    if contact.portal_invited_at is None:
+        return "not_invited"
+    return "withdrawn" if contact.portal_revoked_at is not None else "invited"
+
+
 @dataclass
 class ContactOut:
     id: uuid.UUID
@@ -179,10 +189,24 @@ class ContactOut:
     language: str
     role: str | None
     created_at: dt.datetime
+    portal_status: PortalStatus
+    portal_invited_at: dt.datetime | None
+    portal_revoked_at: dt.datetime | None
 
     @classmethod
     def of(cls, contact: BuyerContact) -> ContactOut:
-        return cls(contact.id, contact.buyer_id, contact.name, contact.email, contact.language, contact.role, contact.created_at)
+        return cls(
+            contact.id,
+            contact.buyer_id,
+            contact.name,
+            contact.email,
+            contact.language,
+            contact.role,
+            contact.created_at,
+            portal_status(contact),
+            contact.portal_invited_at,
+            contact.portal_revoked_at,
+        )
 
 
 @dataclass

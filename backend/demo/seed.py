@@ -20,6 +20,7 @@ from backend.buyers.service import BuyerInput
 from backend.config import get_settings
 from backend.db.tenancy import TenantId
 from backend.db.uow import all_tenants_unit_of_work, global_unit_of_work, tenant_unit_of_work
+from backend.demo.portal import DEMO_CONTACT, portal_instructions, seed_portal, seed_portal_password
 from backend.invoices import checks, imports, orders
 from backend.invoices import service as invoices
 from backend.invoices.drafts import InvoiceDraft, LineDraft
@@ -76,20 +77,25 @@ async def run(*, force: bool = False, echo: Callable[[str], None] = print) -> No
     if seeded and not force:
         echo("demo data is already there")
     else:
-        password = secrets.token_urlsafe(12)
+        password, portal_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
         for supplier in SUPPLIERS:
             await _seed_supplier(supplier, password if supplier is SUPPLIERS[0] else None)
+        await seed_portal_password(portal_password)
         credentials.parent.mkdir(parents=True, exist_ok=True)
         credentials.touch(mode=0o600)
-        credentials.write_text(f"{DEMO_LOGIN}\n{password}\n")
+        credentials.write_text(f"{DEMO_LOGIN}\n{password}\n{DEMO_CONTACT}\n{portal_password}\n")
         echo("demo data created")
     if credentials.exists():
-        login, password = credentials.read_text().split()[:2]
+        saved = credentials.read_text().split()
+        login, password = saved[:2]
         echo("")
         echo("  Accord demo — sign in at http://127.0.0.1:8000/console/sign-in")
         echo(f"    e-mail    {login}")
         echo(f"    password  {password}")
         echo("    (owner at 华东精密制造有限公司, administrator at Nordlicht Components GmbH)")
+        echo("")
+        for line in portal_instructions(saved[3] if len(saved) >= 4 else None):
+            echo(line)
         echo("")
 
 
@@ -137,6 +143,7 @@ async def _seed_supplier(supplier: dict, owner_password: str | None) -> None:
     from backend.demo.disputes import seed_disputes
 
     await seed_disputes(tenant_id, supplier, principal)
+    await seed_portal(tenant_id, supplier, principal)
 
 
 async def _add_active_member(tenant_id: TenantId, principal: Principal, name: str, email: str, role: Role, language: str) -> None:
@@ -348,7 +355,8 @@ NORDLICHT_BUYERS = [
         "vat": german_vat("14473320"), "registration": "HRB 77310, Amtsgericht Hamburg", "credit_limit": "0",
         "tags": ["insolvency", "watch"], "external_ids": [("allianz_trade_buyer_id", "DE-55391022")], "po": "HS",
         "profile": "insolvent", "invoices": 4,
-        "contacts": [("Jan Petersen", "j.petersen@hansa-stahl.example", "en", "Insolvency administrator's office")],
+        "contacts": [("Jan Petersen", "j.petersen@hansa-stahl.example", "en", "Insolvency administrator's office"),
+                     ("Maren Voss", "m.voss@hansa-stahl.example", "en", "Accounts payable (until the insolvency)")],
     },
 ]
 

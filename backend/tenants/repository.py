@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.invoices.models import StoredFile
 from backend.tenants.models import Membership, MembershipStatus, Role, Tenant, User
 
 
@@ -18,6 +19,16 @@ class TenantRepository:
 
     async def by_slug(self, slug: str) -> Tenant | None:
         return (await self.session.scalars(select(Tenant).where(Tenant.slug == slug))).first()
+
+
+class TenantFileRepository:
+    """Files of the session's tenant itself (its portal logo), not of any record in it."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, file_id: uuid.UUID) -> StoredFile | None:
+        return (await self.session.scalars(select(StoredFile).where(StoredFile.id == file_id))).first()
 
 
 class UserRepository:

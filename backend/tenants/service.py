@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import BinaryIO
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,12 +21,19 @@ from backend.auth.repository import ApiKeyRepository, SessionRepository
 from backend.auth.tokens import digest, new_token
 from backend.db.base import utcnow
 from backend.db.tenancy import TenantId, current_tenant
-from backend.db.uow import global_unit_of_work
-from backend.errors import Conflict, NotFound, ValidationFailed
+from backend.db.uow import all_tenants_unit_of_work, tenant_unit_of_work
+from backend.errors import Conflict, DomainError, NotFound, ValidationFailed
+from backend.files import uploads
 from backend.i18n import _
 from backend.jobs import service as jobs
 from backend.tenants.models import Membership, MembershipStatus, Role, Tenant, User
-from backend.tenants.repository import AllTenantsMembershipRepository, MembershipRepository, TenantRepository, UserRepository
+from backend.tenants.repository import (
+    AllTenantsMembershipRepository,
+    MembershipRepository,
+    TenantFileRepository,
+    TenantRepository,
+    UserRepository,
+)
 
 INVITATION_VALID_FOR = timedelta(days=7)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -314,6 +323,55 @@ async def accept_invitation(
 
 DEFAULT_BRAND_COLOUR = "#1f5f8b"
 DEFAULT_BRAND_ACCENT = "#f0f5f9"
+# The portal's page text and the ink it chooses between on a brand colour.
+DARK_INK = "#1d2733"
+WHITE = "#ffffff"
+_COLOUR = re.compile(r"#[0-9a-f]{6}")
+
+LOGO_FILE = "tenant_logo"
+MAX_LOGO_BYTES = 1024 * 1024
+# Raster images only: an SVG is a document that can carry script.
+LOGO_TYPES = frozenset({"image/png", "image/jpeg", "image/webp"})
+LOGO_REFUSED = _("The logo must be a PNG, JPEG or WebP image (SVG and other files are not accepted).")
+
+
+def _channel(value: int) -> float:
+    value /= 255
+    return value / 12.92 if value <= 0.04045 else ((value + 0.055) / 1.055) ** 2.4
+
+
+def luminance(colour: str) -> float:
+    """WCAG 2 relative luminance of a #rrggbb colour: 0 for black, 1 for white."""
+    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * _channel(red) + 0.7152 * _channel(green) + 0.0722 * _channel(blue)
+
+
+def contrast(first: str, second: str) -> float:
+    lighter, darker = sorted((luminance(first), luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def ink_on(background: str) -> str:
+    """White or dark ink, whichever reads better on the background."""
+    return WHITE if contrast(background, WHITE) >= contrast(background, DARK_INK) else DARK_INK
+
+
+def readable_on_white(colour: str) -> str:
+    """The colour, darkened just enough to be read as text on white (WCAG AA, 4.5:1)."""
+    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    for step in range(21):
+        factor = 1 - step / 20
+        candidate = "#{:02x}{:02x}{:02x}".format(*(int(c * factor + 0.5) for c in (red, green, blue)))
+        if contrast(candidate, WHITE) >= 4.5:
+            return candidate
+    return DARK_INK
+
+
+def parse_colour(value: str | None, field: str) -> str:
+    colour = (value or "").strip().lower()
+    if not _COLOUR.fullmatch(colour):
+        raise ValidationFailed(_("Enter the colour as # followed by six hexadecimal digits, for example #1f5f8b."), field=field)
+    return colour
 
 
 @dataclass(frozen=True)
@@ -331,21 +389,130 @@ class Branding:
         # Changes whenever the look does, so browsers fetch the new theme and logo at once.
         return hashlib.sha256(f"{self.colour}{self.accent}{self.logo_file_id}".encode()).hexdigest()[:10]
 
+    @property
+    def ink(self) -> str:
+        """Text on the brand colour (the portal's top bar, primary buttons)."""
+        return ink_on(self.colour)
+
+    @property
+    def accent_ink(self) -> str:
+        return ink_on(self.accent)
+
+    @property
+    def link(self) -> str:
+        """The brand colour as text on white: links, figures."""
+        return readable_on_white(self.colour)
+
+
+def _stored_colour(value: str | None, default: str) -> str:
+    # Only #rrggbb is ever stored; anything else (a hand-edited row) is not written into a stylesheet.
+    return value if value and _COLOUR.fullmatch(value) else default
+
 
 def branding_of(tenant: Tenant) -> Branding:
     return Branding(
         name=tenant.name,
         slug=tenant.slug,
-        colour=tenant.brand_colour or DEFAULT_BRAND_COLOUR,
-        accent=tenant.brand_accent or DEFAULT_BRAND_ACCENT,
+        colour=_stored_colour(tenant.brand_colour, DEFAULT_BRAND_COLOUR),
+        accent=_stored_colour(tenant.brand_accent, DEFAULT_BRAND_ACCENT),
         logo_file_id=tenant.logo_file_id,
     )
 
 
 async def branding_by_slug(slug: str) -> Branding | None:
-    """For pages shown before sign-in (the supplier's own sign-in page); tenants belong to no tenant."""
+    """For pages shown before sign-in (the supplier's own sign-in page), when no tenant is chosen yet."""
     if not slug or len(slug) > 63:
         return None
-    async with global_unit_of_work() as session:
+    # The tenants table is under row-level security keyed on its id: finding one by slug is cross-tenant work.
+    async with all_tenants_unit_of_work("portal: a supplier's branding, by its slug") as session:
         tenant = await TenantRepository(session).by_slug(slug)
         return branding_of(tenant) if tenant else None
+
+
+async def current_branding(session: AsyncSession) -> Branding:
+    """The session's tenant's portal look; any member may see it (changing it needs MANAGE_TEAM)."""
+    return branding_of(await get_current_tenant(session))
+
+
+@dataclass(frozen=True)
+class LogoUpload:
+    filename: str | None
+    source: BinaryIO
+
+
+def _branding_view(tenant: Tenant) -> dict[str, str | None]:
+    return {
+        "brand_colour": tenant.brand_colour,
+        "brand_accent": tenant.brand_accent,
+        "logo_file_id": tenant.logo_file_id and str(tenant.logo_file_id),
+    }
+
+
+async def set_branding(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    colour: str,
+    accent: str,
+    logo: LogoUpload | None = None,
+    remove_logo: bool = False,
+) -> Branding:
+    """The portal's colours and logo. The logo is a PNG, JPEG or WebP image (by its content) of at most 1 MB."""
+    require(principal, Permission.MANAGE_TEAM)
+    colour, accent = parse_colour(colour, "colour"), parse_colour(accent, "accent")
+    tenant = await get_current_tenant(session)
+    before = _branding_view(tenant)
+    if logo is not None:
+        head = logo.source.read(16)
+        logo.source.seek(0)
+        if head and uploads.sniff_content_type(head) not in LOGO_TYPES:
+            raise ValidationFailed(LOGO_REFUSED, field="logo")
+        try:
+            stored = await uploads.store_upload(
+                session,
+                owner_type=LOGO_FILE,
+                owner_id=tenant.id,
+                filename=logo.filename,
+                source=logo.source,
+                refused_type_message=LOGO_REFUSED,
+                fallback_name="logo",
+                max_bytes=MAX_LOGO_BYTES,
+            )
+        except DomainError as error:
+            error.field = "logo"  # shown beside the logo's field, not a generic "file"
+            raise
+        tenant.logo_file_id = stored.id
+    elif remove_logo:
+        tenant.logo_file_id = None
+    tenant.brand_colour, tenant.brand_accent = colour, accent
+    after = _branding_view(tenant)
+    if after != before:
+        audit.record(session, principal.actor(), "tenant.branding_changed", "tenant", tenant.id, before=before, after=after)
+    return branding_of(tenant)
+
+
+@dataclass(frozen=True)
+class BrandLogo:
+    content_type: str
+    content: bytes
+    version: str
+
+
+async def brand_logo(slug: str) -> BrandLogo | None:
+    """The supplier's logo for its portal, public like the sign-in page it appears on; None when it has none."""
+    if not slug or len(slug) > 63:
+        return None
+    async with all_tenants_unit_of_work("portal: a supplier's logo, by its slug") as session:
+        tenant = await TenantRepository(session).by_slug(slug)
+    if tenant is None or tenant.logo_file_id is None:
+        return None
+    async with tenant_unit_of_work(TenantId(tenant.id)) as session:
+        stored = await TenantFileRepository(session).get(tenant.logo_file_id)
+        if stored is None or stored.owner_type != LOGO_FILE or stored.owner_id != tenant.id:
+            return None
+        handle = await uploads.open_stored(session, stored)
+        try:
+            content = await asyncio.to_thread(handle.read, MAX_LOGO_BYTES + 1)
+        finally:
+            handle.close()
+    return BrandLogo(content_type=stored.content_type, content=content, version=branding_of(tenant).version)

@@ -42,7 +42,9 @@ class PortalAccessController(Controller):
     include_in_schema = False
 
     @get("/sign-in")
-    async def form(self, request: Request, supplier: str | None = None, next: str | None = None) -> Response:
+    async def form(
+        self, request: Request, supplier: str | None = None, next: str | None = None, signed_out: str | None = None
+    ) -> Response:
         brand = await branding_by_slug(supplier) if supplier else None
         return render(
             request,
@@ -54,6 +56,7 @@ class PortalAccessController(Controller):
             error=None,
             sent=False,
             mode="link",
+            signed_out_everywhere=signed_out == "everywhere",
         )
 
     @post("/sign-in")
@@ -85,7 +88,7 @@ class PortalAccessController(Controller):
                 request,
                 "buyer/sign_in.html",
                 status_code=status,
-                error=gettext(error.message),
+                error=error.translated(gettext),
                 sent=False,
                 mode="password" if password else "link",
                 **context,
@@ -107,10 +110,13 @@ class PortalAccessController(Controller):
         try:
             signed_in = await access.redeem_link(token, ip=client_ip(request.scope), user_agent=request.headers.get("user-agent"))
         except DomainError as error:
-            response = render(request, "buyer/link_invalid.html", brand=None, status_code=404, message=gettext(error.message))
+            response = render(request, "buyer/link_invalid.html", brand=None, status_code=404, message=error.translated(gettext))
             response.headers["Referrer-Policy"] = "no-referrer"
             return response
-        return _signed_in_response(request, signed_in, safe_portal_next(signed_in.next_path))
+        response = _signed_in_response(request, signed_in, safe_portal_next(signed_in.next_path))
+        # The redirect leaves the page whose address holds the token: that address goes to nobody.
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
 
     @post("/sign-out")
     async def sign_out(self, request: Request) -> Response:

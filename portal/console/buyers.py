@@ -11,11 +11,13 @@ from litestar.params import Parameter
 from litestar.response import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.auth import portal as portal_access
 from backend.auth.policies import Permission, can
 from backend.auth.principal import Principal
 from backend.buyers import service as buyers
 from backend.buyers.service import CONTACT_LANGUAGES, BuyerInput
 from backend.errors import Conflict, ValidationFailed
+from backend.http.auth import client_ip
 from backend.i18n import gettext
 from backend.invoices import orders, statements
 from backend.invoices import service as ledger
@@ -193,6 +195,27 @@ class BuyerController(Controller):
     ) -> Response:
         await buyers.remove_contact(db, principal, buyer_id, contact_id)
         return await self._contacts(request, db, principal, buyer_id)
+
+    @post("/{buyer_id:uuid}/contacts/{contact_id:uuid}/portal-invitation")
+    async def invite_to_portal(
+        self, request: Request, db: AsyncSession, principal: Principal, buyer_id: uuid.UUID, contact_id: uuid.UUID
+    ) -> Response:
+        contact = await portal_access.invite_contact(db, principal, buyer_id, contact_id, ip=client_ip(request.scope))
+        notice = gettext("%(name)s is invited: a sign-in link is on its way to %(email)s.") % {
+            "name": contact.name,
+            "email": contact.email,
+        }
+        return await self._contacts(request, db, principal, buyer_id, contacts_notice=notice)
+
+    @post("/{buyer_id:uuid}/contacts/{contact_id:uuid}/portal-withdrawal")
+    async def withdraw_from_portal(
+        self, request: Request, db: AsyncSession, principal: Principal, buyer_id: uuid.UUID, contact_id: uuid.UUID
+    ) -> Response:
+        contact = await portal_access.revoke_contact(db, principal, buyer_id, contact_id)
+        notice = gettext("%(name)s can no longer use the portal; their sessions and links have stopped working.") % {
+            "name": contact.name
+        }
+        return await self._contacts(request, db, principal, buyer_id, contacts_notice=notice)
 
     @post("/{buyer_id:uuid}/payments")
     async def record_payment(
