@@ -1,4 +1,4 @@
-"""Dispute jobs: close a case the ledger has settled, tell participants of new messages and tasks.
+"""Dispute jobs: close a case the ledger has settled, tell participants of new messages, proposals and tasks.
 
 Each re-checks that its work still applies (a case already closed, a task answered meanwhile), so a
 message delivered again does nothing new; `tenant_actor` runs each job at most once besides.
@@ -15,7 +15,12 @@ from backend.config import get_settings
 from backend.db.tenancy import current_tenant
 from backend.disputes import notices, service
 from backend.notifications import mailer
-from backend.notifications.service import dispute_message_to_buyer, dispute_message_to_team, dispute_task_message
+from backend.notifications.service import (
+    dispute_message_to_buyer,
+    dispute_message_to_team,
+    dispute_proposal_to_buyer,
+    dispute_task_message,
+)
 from workers.shell import tenant_actor
 
 
@@ -36,6 +41,13 @@ async def notify_message(session: AsyncSession, message_id: str) -> None:
         mailer.send(dispute_message_to_team(notice))
     for notice in buyer_side:
         mailer.send(dispute_message_to_buyer(notice))
+
+
+@tenant_actor("disputes.notify_proposal", max_retries=8, time_limit_ms=60_000)
+async def notify_proposal(session: AsyncSession, proposal_id: str) -> None:
+    # A proposal withdrawn or answered before the job ran is told to no one.
+    for notice in await notices.proposal_notices(session, uuid.UUID(proposal_id), get_settings().base_url):
+        mailer.send(dispute_proposal_to_buyer(notice))
 
 
 @tenant_actor("disputes.notify_task", max_retries=8, time_limit_ms=60_000)

@@ -30,6 +30,7 @@ from backend.disputes.schemas import (
     BulkAssignIn,
     BuyerProfileOut,
     CaseDetailOut,
+    CaseFileOut,
     CaseIn,
     CaseList,
     CaseOut,
@@ -43,7 +44,6 @@ from backend.disputes.schemas import (
     EventOut,
     EvidenceUpload,
     FileList,
-    FileOut,
     MessageIn,
     MessageList,
     MessageOut,
@@ -271,7 +271,7 @@ class DisputeController(Controller):
         principal: Principal,
         case_id: uuid.UUID,
         data: Annotated[EvidenceUpload, Multipart],
-    ) -> FileOut:
+    ) -> CaseFileOut:
         stored = await service.add_evidence(db, principal, case_id, filename=data.file.filename, source=data.file.file)
         return case_file_out(stored, case_id)
 
@@ -301,17 +301,20 @@ class DisputeController(Controller):
         "/{case_id:uuid}/messages",
         summary="Write to the buyer, or an internal note",
         description="A message (`internal: false`) is e-mailed to the buyer's participants; an internal note never reaches the buyer. "
+        "`question: true` asks the buyer to answer it (the portal shows it as waiting until the buyer does). "
         "To attach files, use the multipart variant.",
     )
     async def post_message(self, db: AsyncSession, principal: Principal, case_id: uuid.UUID, data: MessageIn) -> MessageOut:
-        message = await service.post_message(db, principal, case_id, body=data.body, internal=data.internal)
+        message = await service.post_message(
+            db, principal, case_id, body=data.body, internal=data.internal, question=data.question
+        )
         return MessageOut.of(message, [])
 
     @post(
         "/{case_id:uuid}/messages/with-attachments",
         summary="Write a message or internal note with attached files",
         # Every part is spooled (to disk past 1 MB) before any file is checked: a request holds one file's limit.
-        description=f"Multipart: `body`, `internal` (true or false) and up to 10 `files`, each a {FILE_TYPES}; "
+        description=f"Multipart: `body`, `internal` (true or false), `question` (true or false) and up to 10 `files`, each a {FILE_TYPES}; "
         "the files together at most 20 MB (413 past it). "
         "A refused file stores neither the message nor any file.",
         request_max_body_size=UPLOAD_BODY_LIMIT,
@@ -325,7 +328,7 @@ class DisputeController(Controller):
     ) -> MessageOut:
         attachments = [service.Attachment(filename=f.filename, source=f.file) for f in data.files]
         message = await service.post_message(
-            db, principal, case_id, body=data.body, internal=data.internal, attachments=attachments
+            db, principal, case_id, body=data.body, internal=data.internal, question=data.question, attachments=attachments
         )
         details = await service.case_details(db, principal, case_id)
         files = next((files for m, files in details.messages if m.id == message.id), [])

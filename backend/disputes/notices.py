@@ -4,6 +4,8 @@ The team (the case's owner and the people with a task on it) hears of internal n
 alike, with a link to the case. The buyer's contacts hear only of messages written for the buyer:
 a notice for them is built from an external message and nothing else, so a note never reaches them.
 The author is never told of their own message. Each notice is for one person, in their language.
+A contact hears of messages and of proposals only while it wants them (its portal preferences); one
+with the portal open gets the way to the case there.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.buyers.models import BuyerContact
 from backend.buyers.repository import BuyerRepository
-from backend.disputes.models import DisputeCase, DisputeMessage, TaskStatus
+from backend.disputes.models import DisputeCase, DisputeMessage, ProposalStatus, TaskStatus
 from backend.disputes.repository import DisputeRepository
 from backend.disputes.service import MESSAGE_FILE
 from backend.i18n import DEFAULT, normalise
@@ -35,6 +39,8 @@ class TeamMessageNotice:
     internal: bool
     attachments: tuple[str, ...]
     link: str
+    from_buyer: bool = False  # written by one of the buyer's contacts (in the portal)
+    answers_question: bool = False  # the buyer's answer to a question the team put to it
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,31 @@ class BuyerMessageNotice:
     from_buyer: bool  # written by another of the buyer's contacts
     body: str
     attachments: tuple[str, ...]
+    question: bool = False  # the team asks the buyer to answer it
+    portal_link: str | None = None  # the case in the buyer portal, for a contact who may sign in there
+
+
+@dataclass(frozen=True)
+class ProposalOptionLine:
+    kind: str  # OptionKind's value
+    amount: Decimal
+    description: str | None
+    schedule: tuple[tuple[date, Decimal], ...]
+
+
+@dataclass(frozen=True)
+class BuyerProposalNotice:
+    """A proposal offered to the buyer, for one of its contacts: the options and where to answer."""
+
+    email: str
+    name: str
+    language: str
+    organisation: str
+    case_number: str
+    currency: str
+    message: str | None
+    options: tuple[ProposalOptionLine, ...]
+    portal_link: str | None
 
 
 @dataclass(frozen=True)
@@ -69,6 +100,10 @@ class TaskNotice:
 
 def case_link(base_url: str, case: DisputeCase) -> str:
     return f"{base_url}/console/disputes/{case.id}"
+
+
+def portal_case_link(base_url: str, case: DisputeCase, contact: BuyerContact) -> str | None:
+    return f"{base_url}/portal/disputes/{case.id}" if contact.portal_open else None
 
 
 async def _people(
@@ -117,6 +152,8 @@ async def message_notices(
             internal=message.internal,
             attachments=attachments,
             link=case_link(base_url, case),
+            from_buyer=message.author_kind == "buyer_contact",
+            answers_question=message.answer_to_id is not None,
         )
         for email, name, language in await _team(session, case, except_user=author_user)
     ]
@@ -134,11 +171,47 @@ async def message_notices(
             from_buyer=author_contact is not None,
             body=message.body,
             attachments=attachments,
+            question=message.question,
+            portal_link=portal_case_link(base_url, case, contact),
         )
         for contact in await BuyerRepository(session).contacts(case.buyer_id)
-        if contact.id != author_contact
+        if contact.id != author_contact and contact.wants("messages")
     ]
     return team, buyer_side
+
+
+async def proposal_notices(session: AsyncSession, proposal_id: uuid.UUID, base_url: str) -> list[BuyerProposalNotice]:
+    """The e-mails to the buyer's contacts for a proposal still open for their answer (none once it is not)."""
+    disputes = DisputeRepository(session)
+    proposal = await disputes.proposal(proposal_id)
+    if proposal is None or proposal.status is not ProposalStatus.OFFERED:
+        return []
+    case = await disputes.get(proposal.case_id)
+    options = tuple(
+        ProposalOptionLine(
+            kind=option.kind.value,
+            amount=option.amount,
+            description=option.description,
+            schedule=tuple((date.fromisoformat(i["due_on"]), Decimal(i["amount"])) for i in option.schedule or []),
+        )
+        for option in await disputes.options([proposal.id])
+    )
+    organisation = (await get_current_tenant(session)).name
+    return [
+        BuyerProposalNotice(
+            email=contact.email,
+            name=contact.name,
+            language=normalise(contact.language) or DEFAULT,
+            organisation=organisation,
+            case_number=case.number,
+            currency=case.currency,
+            message=proposal.message,
+            options=options,
+            portal_link=portal_case_link(base_url, case, contact),
+        )
+        for contact in await BuyerRepository(session).contacts(case.buyer_id)
+        if contact.wants("proposals")
+    ]
 
 
 async def task_notice(session: AsyncSession, task_id: uuid.UUID, base_url: str) -> TaskNotice | None:

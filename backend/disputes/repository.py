@@ -33,6 +33,7 @@ from backend.disputes.models import (
     Instalment,
     Proposal,
     ProposalOption,
+    ProposalStatus,
     RoutingRule,
 )
 from backend.invoices.models import Allocation, EntryKind, Invoice, InvoiceLine, LedgerEntry, StoredFile
@@ -217,6 +218,66 @@ class DisputeRepository:
         if exclude:
             statement = statement.where(DisputeCase.id != exclude)
         return (await self.session.scalars(statement.order_by(DisputeCase.opened_on.desc()).limit(limit))).all()
+
+    async def cases_of_buyer(self, buyer_id: uuid.UUID, *, limit: int = 500) -> Sequence[DisputeCase]:
+        """A buyer's cases, those in progress first, newest first: the buyer's own list in the portal."""
+        in_progress = DisputeCase.state.in_(ACTIVE_STATES)
+        statement = (
+            select(DisputeCase)
+            .where(DisputeCase.buyer_id == buyer_id)
+            .order_by(in_progress.desc(), DisputeCase.opened_on.desc(), DisputeCase.number.desc())
+            .limit(limit)
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def open_questions_by_case(self, case_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """How many questions to the buyer wait for an answer, per case."""
+        ids = list(set(case_ids))
+        if not ids:
+            return {}
+        statement = (
+            select(DisputeMessage.case_id, func.count())
+            .where(
+                DisputeMessage.case_id.in_(ids),
+                DisputeMessage.internal.is_(False),
+                DisputeMessage.question.is_(True),
+                DisputeMessage.answered_at.is_(None),
+            )
+            .group_by(DisputeMessage.case_id)
+        )
+        return {case_id: count for case_id, count in (await self.session.execute(statement)).all()}
+
+    async def cases_with_offer(self, case_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+        """Of `case_ids`, the negotiating cases whose proposal waits for the buyer's answer."""
+        ids = list(set(case_ids))
+        if not ids:
+            return set()
+        statement = (
+            select(Proposal.case_id)
+            .join(DisputeCase, DisputeCase.id == Proposal.case_id)
+            .where(
+                Proposal.case_id.in_(ids),
+                Proposal.status == ProposalStatus.OFFERED,
+                DisputeCase.state == DisputeState.NEGOTIATING,
+            )
+        )
+        return set((await self.session.scalars(statement)).all())
+
+    async def invoice_numbers_by_case(self, case_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[str]]:
+        ids = list(set(case_ids))
+        if not ids:
+            return {}
+        statement = (
+            select(DisputeItem.case_id, Invoice.number)
+            .join(Invoice, Invoice.id == DisputeItem.invoice_id)
+            .where(DisputeItem.case_id.in_(ids))
+            .distinct()
+            .order_by(DisputeItem.case_id, Invoice.number)
+        )
+        numbers: dict[uuid.UUID, list[str]] = {}
+        for case_id, number in (await self.session.execute(statement)).all():
+            numbers.setdefault(case_id, []).append(number)
+        return numbers
 
     async def buyer_history(self, buyer_id: uuid.UUID) -> Sequence[tuple]:
         """Per state and reason: count and disputed amount, and per currency (the buyer's dispute history)."""

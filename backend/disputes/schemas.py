@@ -31,6 +31,7 @@ from backend.disputes.models import (
     ProposalOption,
 )
 from backend.disputes.service import (
+    BUYER_EVIDENCE_FILE,
     BuyerProfile,
     CaseDetails,
     DisputableInvoice,
@@ -183,14 +184,21 @@ class DisputedInvoiceOut:
         )
 
 
-def case_file_out(stored: StoredFile, case_id: uuid.UUID) -> FileOut:
+@dataclass
+class CaseFileOut(FileOut):
+    # Evidence the buyer uploaded in the buyer portal (the buyer sees it); otherwise the team's own.
+    from_buyer: bool = False
+
+
+def case_file_out(stored: StoredFile, case_id: uuid.UUID) -> CaseFileOut:
     """An evidence file or attachment, downloaded only through its case."""
-    return FileOut.of(stored, f"/api/v1/disputes/{case_id}/files/{stored.id}")
+    base = FileOut.of(stored, f"/api/v1/disputes/{case_id}/files/{stored.id}")
+    return CaseFileOut(**vars(base), from_buyer=stored.owner_type == BUYER_EVIDENCE_FILE)
 
 
 @dataclass
 class FileList:
-    items: list[FileOut]
+    items: list[CaseFileOut]
 
 
 @dataclass
@@ -253,7 +261,7 @@ class CaseDetailOut(CaseOut):
     # Held out of collection now (zero once the case is closed).
     held_amount: str
     invoices: list[DisputedInvoiceOut]
-    evidence: list[FileOut]
+    evidence: list[CaseFileOut]
     allowed_moves: list[str]
     pending_approval: ApprovalOut | None
 
@@ -308,7 +316,12 @@ class MessageOut:
     author_name: str
     body: str
     created_at: dt.datetime
-    attachments: list[FileOut]
+    attachments: list[CaseFileOut]
+    # A question put to the buyer, and when the buyer answered it (null: still waiting).
+    question: bool
+    answered_at: dt.datetime | None
+    # The buyer's message answering that question.
+    answer_to_id: uuid.UUID | None
 
     @classmethod
     def of(cls, message: DisputeMessage, files) -> MessageOut:
@@ -321,6 +334,9 @@ class MessageOut:
             message.body,
             message.created_at,
             [case_file_out(f, message.case_id) for f in files],
+            bool(message.question),
+            message.answered_at,
+            message.answer_to_id,
         )
 
 
@@ -657,12 +673,19 @@ class BulkAssignIn(msgspec.Struct, forbid_unknown_fields=True):
 class MessageIn(msgspec.Struct, forbid_unknown_fields=True):
     body: LongText
     internal: Annotated[bool, msgspec.Meta(description="An internal note the buyer never sees")] = False
+    question: Annotated[
+        bool,
+        msgspec.Meta(
+            description="A question the buyer is asked to answer (in the portal); only a message to the buyer can be one"
+        ),
+    ] = False
 
 
 @dataclass
 class MessageUpload:
     body: str
     internal: bool = False
+    question: bool = False
     files: list[UploadFile] = field(default_factory=list)
 
 

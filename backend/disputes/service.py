@@ -55,13 +55,14 @@ from backend.disputes.repository import CaseFilter, DisputeRepository
 from backend.disputes.states import allowed_moves, check_move
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.files import storage, uploads
-from backend.i18n import Translatable, _
+from backend.i18n import Translatable, _, gettext
 from backend.invoices import service as ledger
 from backend.invoices.models import EntryKind, Invoice, InvoiceLine, StoredFile
 from backend.invoices.repository import OPEN_STATUSES, InvoiceRepository
 from backend.money import ZERO, parse_decimal, round_money, storable
 
-EVIDENCE_FILE = "dispute"
+EVIDENCE_FILE = "dispute"  # the team's own evidence: never shown to the buyer
+BUYER_EVIDENCE_FILE = "dispute_buyer_evidence"  # what the buyer uploaded in the portal: both sides see it
 MESSAGE_FILE = "dispute_message"
 MAX_TEXT = 10_000
 EVIDENCE_TYPES_MESSAGE = _("Evidence must be a PDF, PNG, JPEG, WebP or TIFF file.")
@@ -72,6 +73,7 @@ EXTERNAL_EVENTS = frozenset(
         "registered",
         "acknowledged",
         "message",
+        "buyer_evidence_added",
         "proposal_offered",
         "proposal_answered",
         "proposal_withdrawn",
@@ -397,6 +399,12 @@ async def _check_member(session: AsyncSession, user_id: uuid.UUID, field_name: s
 async def register_case(session: AsyncSession, principal: Principal, data: NewCase) -> DisputeCase:
     """Open a case on invoices (or lines) of one buyer; its amount is held out of collection at once."""
     require(principal, Permission.WORK_DISPUTES)
+    return await _register(session, principal, data)
+
+
+async def _register(session: AsyncSession, principal: Principal, data: NewCase) -> DisputeCase:
+    """Registration's checks and effects, for whoever may register (the team, or the buyer's own contact
+    through `backend.disputes.portal`, which names the buyer from the principal)."""
     buyer = await BuyerRepository(session).get(data.buyer_id)
     if buyer is None:
         raise ValidationFailed(_("The buyer is not one of your buyers."), field="buyer_id")
@@ -467,6 +475,10 @@ async def disputable_invoices(session: AsyncSession, principal: Principal, buyer
     require(principal, Permission.READ_LEDGER)
     if await BuyerRepository(session).get(buyer_id) is None:
         raise NotFound(_("Not found."))
+    return await _disputable(session, buyer_id)
+
+
+async def _disputable(session: AsyncSession, buyer_id: uuid.UUID) -> list[DisputableInvoice]:
     disputes = DisputeRepository(session)
     invoices = await disputes.open_invoices_of_buyer(buyer_id)
     held = await disputes.remaining_on_invoices([invoice.id for invoice in invoices])
@@ -582,7 +594,7 @@ async def case_details(session: AsyncSession, principal: Principal, case_id: uui
         buyer=await BuyerRepository(session).get(case.buyer_id),
         owner_name=names.get(case.owner_user_id) if case.owner_user_id else None,
         invoices=await _held_invoices(session, case),
-        evidence=await disputes.files_of(EVIDENCE_FILE, [case.id]),
+        evidence=await _evidence(disputes, case.id),
         events=await disputes.events(case.id),
         messages=[(m, [f for f in attachments if f.owner_id == m.id]) for m in messages],
         checklist={a.item: a for a in await disputes.checklist(case.id)},
@@ -593,6 +605,12 @@ async def case_details(session: AsyncSession, principal: Principal, case_id: uui
         names=names,
         moves=allowed_moves(case.state),
     )
+
+
+async def _evidence(disputes: DisputeRepository, case_id: uuid.UUID) -> list[StoredFile]:
+    """The team's evidence and the buyer's, in the order they came (`owner_type` tells them apart)."""
+    files = [*await disputes.files_of(EVIDENCE_FILE, [case_id]), *await disputes.files_of(BUYER_EVIDENCE_FILE, [case_id])]
+    return sorted(files, key=lambda f: (f.created_at, f.filename))
 
 
 # --- moving a case along ---------------------------------------------------------------------------
@@ -789,7 +807,7 @@ async def case_file(
     stored = await DisputeRepository(session).file(file_id)
     if stored is None:
         raise NotFound(_("Not found."))
-    if stored.owner_type == EVIDENCE_FILE and stored.owner_id == case.id:
+    if stored.owner_type in (EVIDENCE_FILE, BUYER_EVIDENCE_FILE) and stored.owner_id == case.id:
         return stored, await uploads.open_stored(session, stored)
     if stored.owner_type == MESSAGE_FILE:
         message = await DisputeRepository(session).message(stored.owner_id)
@@ -804,6 +822,48 @@ class Attachment:
     source: BinaryIO
 
 
+async def store_files(
+    session: AsyncSession,
+    owner_type: str,
+    owner_id: uuid.UUID,
+    files: Sequence[Attachment],
+    *,
+    fallback_name: str,
+    name_refused: bool = False,
+) -> list[StoredFile]:
+    """Keep each file for its owner, all or none: when one is refused, the bytes of those already kept
+    are removed here (their rows go with the caller's rollback). `name_refused` puts the refused
+    file's name before the reason, for a form where several were chosen."""
+    kept: list[StoredFile] = []
+    try:
+        for attachment in files:
+            try:
+                kept.append(
+                    await uploads.store_upload(
+                        session,
+                        owner_type=owner_type,
+                        owner_id=owner_id,
+                        filename=attachment.filename,
+                        source=attachment.source,
+                        refused_type_message=EVIDENCE_TYPES_MESSAGE,
+                        fallback_name=fallback_name,
+                    )
+                )
+            except (ValidationFailed, uploads.FileTooLarge) as error:
+                if not name_refused or not attachment.filename:
+                    raise
+                raise type(error)(
+                    "%(filename)s: %(reason)s",
+                    field=error.field,
+                    params={"filename": attachment.filename, "reason": error.translated(gettext)},
+                ) from error
+    except BaseException:
+        for stored in kept:
+            await asyncio.to_thread(storage.get_storage().delete, current_tenant(session), stored.storage_key)
+        raise
+    return kept
+
+
 async def post_message(
     session: AsyncSession,
     principal: Principal,
@@ -811,13 +871,36 @@ async def post_message(
     *,
     body: str,
     internal: bool,
+    question: bool = False,
     attachments: Sequence[Attachment] = (),
 ) -> DisputeMessage:
-    """A message to the buyer, or (internal) a note the buyer never sees; participants are told by e-mail."""
-    from backend.jobs import service as jobs
-
+    """A message to the buyer (a question when it asks for their answer), or (internal) a note the buyer
+    never sees; participants are told by e-mail."""
     permission = Permission.CONTRIBUTE_DISPUTES if internal else Permission.WORK_DISPUTES
     case = await _case_for_change(session, principal, case_id, None, permission)
+    if question and internal:
+        raise ValidationFailed(
+            _("Only a message to the buyer can be a question: an internal note has no one to answer it."), field="question"
+        )
+    return await _post_message(session, principal, case, body=body, internal=internal, question=question, attachments=attachments)
+
+
+async def _post_message(
+    session: AsyncSession,
+    principal: Principal,
+    case: DisputeCase,
+    *,
+    body: str,
+    internal: bool,
+    attachments: Sequence[Attachment],
+    question: bool = False,
+    answer_to: DisputeMessage | None = None,
+    name_refused: bool = False,
+) -> DisputeMessage:
+    """Write to the (locked) case's thread, by the team or the buyer's contact; `answer_to` is the
+    question this message answers (checked by the caller to be one of the case's)."""
+    from backend.jobs import service as jobs
+
     text = _text(body, "body", required=_("Write the message."))
     if len(attachments) > 10:
         raise ValidationFailed(_("Attach at most 10 files to one message."), field="file")
@@ -829,35 +912,27 @@ async def post_message(
         author_name=principal.display_name or principal.label,
         body=text,
         created_at=utcnow(),
+        question=question,
+        answer_to_id=answer_to.id if answer_to else None,
     )
     session.add(message)
     await session.flush()
-    files, kept = [], []
-    try:
-        for attachment in attachments:
-            stored = await uploads.store_upload(
-                session,
-                owner_type=MESSAGE_FILE,
-                owner_id=message.id,
-                filename=attachment.filename,
-                source=attachment.source,
-                refused_type_message=EVIDENCE_TYPES_MESSAGE,
-                fallback_name="attachment",
-            )
-            kept.append(stored)
-            files.append(uploads.file_view(stored))
-    except BaseException:
-        # One file refused refuses the message: the rollback drops the rows, and this the bytes already kept.
-        for stored in kept:
-            await asyncio.to_thread(storage.get_storage().delete, current_tenant(session), stored.storage_key)
-        raise
+    # One file refused refuses the message: the rollback drops the rows, store_files the bytes already kept.
+    kept = await store_files(
+        session, MESSAGE_FILE, message.id, attachments, fallback_name="attachment", name_refused=name_refused
+    )
+    if answer_to is not None and answer_to.answered_at is None:
+        answer_to.answered_at = message.created_at
     _log(
         session,
         principal,
         case,
         "note" if internal else "message",
         message_id=str(message.id),
-        files=files or None,
+        from_buyer=True if principal.kind is PrincipalKind.BUYER_CONTACT else None,
+        question=True if question else None,
+        answer_to=str(answer_to.id) if answer_to else None,
+        files=[uploads.file_view(stored) for stored in kept] or None,
     )
     jobs.enqueue(session, "disputes.notify_message", {"message_id": str(message.id)})
     return message
@@ -1058,7 +1133,9 @@ async def create_proposal(
     message: str | None = None,
     version: int | None = None,
 ) -> Proposal:
-    """Offer the buyer one or more ways to settle; an earlier offer still open is withdrawn."""
+    """Offer the buyer one or more ways to settle (its contacts are told); an earlier offer still open is withdrawn."""
+    from backend.jobs import service as jobs
+
     case = await _case_for_change(session, principal, case_id, version, Permission.WORK_DISPUTES)
     if case.state not in (DisputeState.OPEN, DisputeState.ACKNOWLEDGED, DisputeState.UNDER_REVIEW, DisputeState.NEGOTIATING):
         raise Conflict(
@@ -1106,6 +1183,7 @@ async def create_proposal(
         seq=proposal.seq,
         options=[{"kind": o.kind.value, "amount": str(o.amount), "description": o.description} for o in checked],
     )
+    jobs.enqueue(session, "disputes.notify_proposal", {"proposal_id": str(proposal.id)})
     return proposal
 
 
@@ -1569,7 +1647,8 @@ async def cases_of_invoice(session: AsyncSession, principal: Principal, invoice_
 
 @dataclass
 class BuyerCaseView:
-    """A case as its buyer sees it: never an internal note, task, checklist, approval or internal event."""
+    """A case as its buyer sees it: never an internal note, task, checklist, approval, internal event or
+    the team's own evidence; the buyer's evidence and the attachments of the messages it may read."""
 
     case: DisputeCase
     invoices: list[HeldInvoice]
@@ -1578,6 +1657,39 @@ class BuyerCaseView:
     messages: Sequence[tuple[DisputeMessage, Sequence[StoredFile]]]
     proposals: list[tuple[Proposal, Sequence[ProposalOption]]]
     instalments: Sequence[Instalment]
+
+    @property
+    def held(self) -> Decimal:
+        return sum((entry.held for entry in self.invoices), ZERO) if self.case.state in ACTIVE_STATES else ZERO
+
+    @property
+    def open_questions(self) -> list[tuple[DisputeMessage, Sequence[StoredFile]]]:
+        """The team's questions still waiting for the buyer's answer, oldest first."""
+        return [(m, files) for m, files in self.messages if m.question and m.answered_at is None]
+
+    @property
+    def open_proposal(self) -> tuple[Proposal, Sequence[ProposalOption]] | None:
+        """The offer the buyer may still accept, counter or decline."""
+        if self.case.state is not DisputeState.NEGOTIATING:
+            return None
+        return next(((p, o) for p, o in self.proposals if p.status is ProposalStatus.OFFERED), None)
+
+    @property
+    def agreement(self) -> tuple[Proposal, ProposalOption] | None:
+        """The option the buyer accepted, while it stands (an agreement that fell through is none)."""
+        for proposal, options in self.proposals:
+            for option in options:
+                if option.id == self.case.agreed_option_id:
+                    return proposal, option
+        return None
+
+    @property
+    def settlement(self) -> list[dict]:
+        """The ledger entries (credit notes, write-offs, adjustments) the agreement was carried out with."""
+        for event in reversed(self.events):
+            if event.kind == "resolved":
+                return list((event.data or {}).get("entries") or [])
+        return []
 
 
 async def buyer_case_view(session: AsyncSession, buyer_id: uuid.UUID, case_id: uuid.UUID) -> BuyerCaseView:
@@ -1593,7 +1705,7 @@ async def buyer_case_view(session: AsyncSession, buyer_id: uuid.UUID, case_id: u
     return BuyerCaseView(
         case=case,
         invoices=await _held_invoices(session, case),
-        evidence=await disputes.files_of(EVIDENCE_FILE, [case.id]),
+        evidence=await disputes.files_of(BUYER_EVIDENCE_FILE, [case.id]),
         events=await disputes.events(case.id, external_only=True),
         messages=[(m, [f for f in attachments if f.owner_id == m.id]) for m in messages],
         proposals=[(p, [o for o in options if o.proposal_id == p.id]) for p in proposals],

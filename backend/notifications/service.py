@@ -7,13 +7,20 @@ from contextlib import contextmanager
 from email.message import EmailMessage
 
 from babel.dates import format_date
+from babel.numbers import format_currency
 
 from backend.auth.portal import LinkMail
 from backend.disputes.codes import TEAMS
-from backend.disputes.notices import BuyerMessageNotice, TaskNotice, TeamMessageNotice
+from backend.disputes.models import OPTION_LABELS, OptionKind
+from backend.disputes.notices import BuyerMessageNotice, BuyerProposalNotice, TaskNotice, TeamMessageNotice
 from backend.i18n import babel_locale, current_language, gettext
 from backend.notifications.mailer import compose
 from backend.tenants.service import InvitationMail
+
+# Options that credit, discount, correct or write off an amount; the others carry none.
+MONEY_OPTION_KINDS = frozenset(
+    {OptionKind.CREDIT_NOTE.value, OptionKind.DISCOUNT.value, OptionKind.PRICE_CORRECTION.value, OptionKind.WRITE_OFF.value}
+)
 
 
 def portal_link_message(mail: LinkMail) -> EmailMessage:
@@ -89,6 +96,12 @@ def dispute_message_to_team(notice: TeamMessageNotice) -> EmailMessage:
         if notice.internal:
             subject = gettext("[%(number)s] Internal note from %(author)s") % params
             intro = gettext("%(author)s wrote an internal note on dispute %(number)s (%(buyer)s). The buyer does not see it:")
+        elif notice.from_buyer and notice.answers_question:
+            subject = gettext("[%(number)s] %(author)s of %(buyer)s answered your question") % params
+            intro = gettext("%(author)s of %(buyer)s answered the question on dispute %(number)s in the buyer portal:")
+        elif notice.from_buyer:
+            subject = gettext("[%(number)s] Message from %(author)s of %(buyer)s") % params
+            intro = gettext("%(author)s of %(buyer)s wrote on dispute %(number)s in the buyer portal:")
         else:
             subject = gettext("[%(number)s] Message from %(author)s") % params
             intro = gettext("%(author)s wrote in the thread of dispute %(number)s (%(buyer)s), which the buyer sees:")
@@ -112,15 +125,58 @@ def dispute_message_to_buyer(notice: BuyerMessageNotice) -> EmailMessage:
         subject = gettext("%(organisation)s: a message about dispute %(number)s") % params
         if notice.from_buyer:
             intro = gettext("%(author)s wrote to %(organisation)s about dispute %(number)s:")
+        elif notice.question:
+            subject = gettext("%(organisation)s asks you a question about dispute %(number)s") % params
+            intro = gettext("%(author)s of %(organisation)s asks you about dispute %(number)s, and waits for your answer:")
         else:
             intro = gettext("%(author)s of %(organisation)s wrote to you about dispute %(number)s:")
+        if notice.portal_link:
+            answer = gettext("Read the whole dispute and answer in the buyer portal: %(link)s") % {"link": notice.portal_link}
+        else:
+            answer = gettext("To answer, write to your contact at %(organisation)s and name dispute %(number)s.") % params
         body = "\n\n".join(
             [
                 gettext("Hello %(name)s,") % {"name": notice.name},
                 intro % params,
                 notice.body,
                 *_files_line(notice.attachments),
-                gettext("To answer, write to your contact at %(organisation)s and name dispute %(number)s.") % params,
+                answer,
+            ]
+        )
+    return _in_their_language(compose(notice.email, subject, body), notice.language)
+
+
+def dispute_proposal_to_buyer(notice: BuyerProposalNotice) -> EmailMessage:
+    """A proposal to settle a dispute, for one of the buyer's contacts: each option, and where to answer."""
+    params = {"number": notice.case_number, "organisation": notice.organisation}
+    with _in_language(notice.language):
+        locale = babel_locale(notice.language)
+        subject = gettext("%(organisation)s proposes a way to settle dispute %(number)s") % params
+        lines = []
+        for position, option in enumerate(notice.options, start=1):
+            line = f"{position}. {gettext(OPTION_LABELS[OptionKind(option.kind)])}"
+            if option.kind in MONEY_OPTION_KINDS:
+                line += f": {format_currency(option.amount, notice.currency, locale=locale)}"
+            if option.description:
+                line += f" ({option.description})"
+            lines.append(line)
+            lines += [
+                f"   {format_date(due_on, format='medium', locale=locale)}: {format_currency(amount, notice.currency, locale=locale)}"
+                for due_on, amount in option.schedule
+            ]
+        if notice.portal_link:
+            answer = gettext("Accept one option, make a counter-proposal or decline in the buyer portal: %(link)s") % {
+                "link": notice.portal_link
+            }
+        else:
+            answer = gettext("To answer, write to your contact at %(organisation)s and name dispute %(number)s.") % params
+        body = "\n\n".join(
+            [
+                gettext("Hello %(name)s,") % {"name": notice.name},
+                gettext("%(organisation)s proposes the following to settle dispute %(number)s:") % params,
+                *([notice.message] if notice.message else []),
+                "\n".join(lines),
+                answer,
             ]
         )
     return _in_their_language(compose(notice.email, subject, body), notice.language)

@@ -87,6 +87,7 @@ EVENT_LABELS = {
     "withdrawn": _("Withdrawn"),
     "phase_changed": _("Phase changed"),
     "evidence_added": _("Evidence added"),
+    "buyer_evidence_added": _("Evidence from the buyer"),
     "note": _("Internal note"),
     "message": _("Message to the buyer"),
     "checklist_answered": _("Checklist answered"),
@@ -138,6 +139,8 @@ def _timeline(details: disputes.CaseDetails, names: dict[uuid.UUID, str], reason
             detail = gettext(PHASE_LABELS.get(data.get("phase"), data.get("phase") or ""))
         elif event.kind == "evidence_added":
             detail = data.get("filename", "")
+        elif event.kind == "buyer_evidence_added":
+            detail = ", ".join(f.get("filename", "") for f in data.get("files") or [])
         elif event.kind == "checklist_answered":
             detail = f"{gettext(CHECKLIST.get(data.get('item'), ''))} {gettext(ANSWERS.get(data.get('answer'), ''))}"
         elif event.kind == "task_created":
@@ -168,6 +171,12 @@ def _timeline(details: disputes.CaseDetails, names: dict[uuid.UUID, str], reason
         elif event.kind == "closed_settled":
             detail = gettext("Collected %(amount)s") % {"amount": web.money(data.get("collected"), currency)}
         label = gettext(EVENT_LABELS[event.kind]) if event.kind in EVENT_LABELS else event.kind.replace("_", " ")
+        if event.kind == "message" and data.get("answer_to"):
+            label = gettext("The buyer's answer to a question")
+        elif event.kind == "message" and data.get("from_buyer"):
+            label = gettext("Message from the buyer")
+        elif event.kind == "message" and data.get("question"):
+            label = gettext("Question to the buyer")
         steps.append(TimelineStep(event.at, event.actor, label, detail, event.external))
     return list(reversed(steps))
 
@@ -398,6 +407,7 @@ class DisputeCaseController(Controller):
         body = data.get("body") if isinstance(data.get("body"), str) else ""
         # An internal note unless the writer chose the buyer: a slip then stays inside the team.
         internal = data.get("audience") != "buyer"
+        question = data.get("question") == "1"
         files = _files(data)
         try:
             if len(files) > MAX_EVIDENCE_FILES:
@@ -410,6 +420,7 @@ class DisputeCaseController(Controller):
                 case_id,
                 body=body,
                 internal=internal,
+                question=question,
                 attachments=[disputes.Attachment(upload.filename, upload.file) for upload in files],
             )
         except UPLOAD_ERRORS as error:
@@ -420,7 +431,7 @@ class DisputeCaseController(Controller):
                 case_id,
                 "thread",
                 error,
-                typed={"body": body, "audience": "note" if internal else "buyer"},
+                typed={"body": body, "audience": "note" if internal else "buyer", "question": "1" if question else ""},
             )
         return await self._done(request, db, principal, case_id, "thread")
 

@@ -176,3 +176,27 @@ async def test_another_buyers_case_is_404_for_the_buyer_and_for_its_contacts(wor
     async with uow(world.a) as session:
         answered = await disputes.respond_to_proposal(session, insider, proposal.id, "decline", note="Too little")
     assert (answered.status, answered.responded_by) == (ProposalStatus.DECLINED, "Li Na")
+
+
+async def test_the_buyer_sees_its_own_evidence_and_never_the_teams(world):
+    from backend.disputes import portal
+
+    buyer_id = await make_buyer(world.a)
+    invoice = await make_invoice(world.a, buyer_id)
+    case = await open_case(world.a, buyer_id, [ItemInput(invoice.id, amount="100.00")])
+    contact = dataclasses.replace(await contact_of(world.a, buyer_id, "Li Na"), buyer_id=buyer_id)
+    async with uow(world.a) as session:
+        await disputes.add_evidence(session, owner_of(world.a), case.id, filename="our-margin.pdf", source=io.BytesIO(PDF))
+        await portal.add_evidence(session, contact, case.id, [Attachment("their-photo.png", io.BytesIO(PNG))])
+    view = await buyer_view(world.a, buyer_id, case.id)
+    assert [f.filename for f in view.evidence] == ["their-photo.png"]
+    async with uow(world.a) as session:
+        team_view = await disputes.case_details(session, owner_of(world.a), case.id)
+        assert sorted(f.filename for f in team_view.evidence) == ["our-margin.pdf", "their-photo.png"]
+        # The team opens both; the buyer only its own.
+        for file in team_view.evidence:
+            _stored, content = await disputes.case_file(session, owner_of(world.a), case.id, file.id)
+            content.close()
+        ours = next(f for f in team_view.evidence if f.filename == "our-margin.pdf")
+        with pytest.raises(NotFound):
+            await portal.case_file(session, contact, case.id, ours.id)
