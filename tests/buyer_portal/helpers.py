@@ -4,6 +4,7 @@ by the link e-mailed to them (the relay and worker run, the e-mail is read from 
 from __future__ import annotations
 
 import email
+import email.policy
 import re
 import uuid
 from pathlib import Path
