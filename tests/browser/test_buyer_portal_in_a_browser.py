@@ -37,7 +37,7 @@ LINK = re.compile(r"https?://[^/\s]+(/portal/link/[A-Za-z0-9_\-]+)")
 # The words that show each step worked, in the page's language.
 WORDS = {
     "en": {"sent": "sign-in link is on its way", "agreed": "Agreed", "credit": "Credit note"},
-    "zh-CN": {"sent": "登录链接", "agreed": "已达成一致", "credit": "贷项通知单"},
+    "zh-CN": {"sent": "登录链接", "agreed": "已达成协议", "credit": "贷项通知单"},
 }
 
 
