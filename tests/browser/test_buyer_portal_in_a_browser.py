@@ -168,7 +168,7 @@ async def test_a_buyer_disputes_a_line_answers_accepts_and_sees_the_credit_note(
         )
     await page.reload()
     await _shot(page, language, "7-proposal")
-    await page.locator("#proposals button[value^='accept:']").first.click()
+    await page.locator("#proposals form.accept-form button").first.click()
     await page.wait_for_selector(f"text={words['agreed']}")
     await _shot(page, language, "8-agreed")
 
@@ -185,4 +185,49 @@ async def test_a_buyer_disputes_a_line_answers_accepts_and_sees_the_credit_note(
         credit_notes = (await session.scalars(select(LedgerEntry).where(LedgerEntry.kind == EntryKind.CREDIT_NOTE))).all()
         assert any(entry.document_number in content for entry in credit_notes)
     await _shot(page, language, "9-credit-note")
+    assert page.problems == []
+
+
+async def test_enter_in_the_counter_amount_sends_a_counter_proposal_and_accepts_nothing(server, chromium, world):  # noqa: F811
+    supplier = world.a
+    buyer_id = await make_buyer(supplier, "Enter Key Trading Ltd")
+    invoice = await make_invoice(supplier, buyer_id)
+    address = "ap-enter@buyer.example"
+    await invited_contact(supplier, buyer_id, address, name="Anna Weber")
+    async with uow(supplier) as session:
+        from backend.disputes.service import ItemInput, NewCase
+
+        owner = owner_of(supplier)
+        case = await disputes.register_case(
+            session,
+            owner,
+            NewCase(
+                buyer_id=buyer_id,
+                reason_code="quality",
+                description="Scratched",
+                channel="email",
+                items=[ItemInput(invoice.id, amount="400.00")],
+            ),
+        )
+        await disputes.create_proposal(session, owner, case.id, [OptionInput("credit_note", "100.00", "Credit")])
+
+    page = await _page(chromium, "en")
+    await page.goto(server + "/portal/sign-in")
+    await page.fill("#email", address)
+    await _link_mailed_to(address, set())
+    before = _mails()
+    await page.click("button.primary")
+    await page.wait_for_selector("text=sign-in link is on its way")
+    await page.goto(server + await _link_mailed_to(address, before))
+    await page.click("button.primary")
+    await page.wait_for_url(server + "/portal")
+
+    await page.goto(server + f"/portal/disputes/{case.id}")
+    await page.fill("#proposals textarea[name='note']", "We ask 250: half the lot is unusable.")
+    await page.fill("#proposals input[name='counter_amount']", "250.00")
+    await page.press("#proposals input[name='counter_amount']", "Enter")
+    await page.wait_for_selector("text=Asked for instead")
+    async with uow(supplier) as session:
+        case = await session.get(DisputeCase, (supplier.tenant_id, case.id))
+        assert case.state is DisputeState.NEGOTIATING and case.agreed_option_id is None
     assert page.problems == []

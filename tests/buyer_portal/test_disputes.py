@@ -13,6 +13,7 @@ import uuid
 import zlib
 from contextlib import asynccontextmanager
 from decimal import Decimal as D
+from html.parser import HTMLParser
 
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
@@ -358,6 +359,55 @@ async def test_the_buyer_accepts_one_option_and_the_case_is_agreed(client, world
         )
     page = await client.get(f"/portal/disputes/{case.id}")
     assert "Credit note" in page.text and re.search(r"Credit note <strong>[^<]+</strong>: CN¥300\.00", page.text)
+
+
+class _Forms(HTMLParser):
+    """Each <form> of a page: the names and values of its fields and buttons."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.forms: list[list[tuple[str, str, str]]] = []
+        self._open = False
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.forms.append([])
+            self._open = True
+        elif self._open and tag in ("input", "button", "textarea", "select"):
+            self.forms[-1].append((tag, attrs.get("name") or "", attrs.get("value") or ""))
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._open = False
+
+
+def forms_of(html: str) -> list[list[tuple[str, str, str]]]:
+    parser = _Forms()
+    parser.feed(html)
+    return parser.forms
+
+
+async def test_enter_in_the_counter_amount_can_never_accept_an_option(client, world, mail_dir):
+    buyer_id = await make_buyer(world.a)
+    invoice = await make_invoice(world.a, buyer_id)
+    case = await open_case(world.a, buyer_id, [ItemInput(invoice.id, amount="400.00")])
+    await contact_signed_in(client, mail_dir, world.a, buyer_id)
+    _proposal, options = await propose(world.a, case.id, credit("300.00"), OptionInput(kind="redelivery", description="New"))
+    page = await client.get(f"/portal/disputes/{case.id}")
+    forms = [form for form in forms_of(page.text) if any(value.startswith(("accept:", "counter")) for _t, _n, value in form)]
+
+    # One form per option, each accepting that option only; the counter-proposal's form accepts nothing,
+    # and its first button (what Enter in the amount sends) is the counter-proposal.
+    accepting = [form for form in forms if any(value.startswith("accept:") for _t, _n, value in form)]
+    assert sorted(value for form in accepting for _t, name, value in form if name == "choice") == sorted(
+        f"accept:{option.id}" for option in options
+    )
+    assert all(not any(name in ("counter_amount", "note") for _t, name, _v in form) for form in accepting)
+    [answering] = [form for form in forms if any(name == "counter_amount" for _t, name, _v in form)]
+    assert not any(value.startswith("accept:") for _t, _n, value in answering)
+    assert [value for tag, name, value in answering if tag == "button"] == ["counter", "decline"]
+    assert all(any(name == "_csrf_token" for _t, name, _v in form) for form in forms)
 
 
 async def test_the_buyer_counters_or_declines_and_a_counter_needs_a_note(client, world, mail_dir):
