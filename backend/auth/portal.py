@@ -331,6 +331,12 @@ async def principal_of_session(session: AsyncSession, row: SignInSession, ip: st
 # --- a signed-in contact -----------------------------------------------------------------------------
 
 
+def _require_contact(principal: Principal) -> None:
+    """What follows treats the principal's address as proven on the buyers' side: only a contact's is."""
+    if principal.kind is not PrincipalKind.BUYER_CONTACT:
+        raise NotFound(_("Not found."))
+
+
 @dataclass(frozen=True)
 class Portal:
     tenant: Tenant
@@ -340,6 +346,7 @@ class Portal:
 
 async def portals_of(principal: Principal) -> list[Portal]:
     """Every portal open to the person behind this contact: one per supplier and buyer."""
+    _require_contact(principal)
     async with all_tenants_unit_of_work("portal: list the person's portals") as session:
         rows = await AllTenantsPortalRepository(session).open_contacts(principal.label)
     return [Portal(tenant=tenant, buyer_name=buyer.legal_name, contact_id=contact.id) for contact, buyer, tenant in rows]
@@ -349,6 +356,7 @@ async def switch_portal(
     principal: Principal, contact_id: uuid.UUID, *, token: str | None, ip: str | None, user_agent: str | None
 ) -> str:
     """Change to another of the person's portals: only one open to the same address; a new session."""
+    _require_contact(principal)
     async with all_tenants_unit_of_work("portal: switch to another supplier") as session:
         rows = await AllTenantsPortalRepository(session).open_contacts(principal.label)
     chosen = next(((contact, tenant) for contact, _buyer, tenant in rows if contact.id == contact_id), None)
@@ -367,6 +375,7 @@ async def sign_out(token: str | None) -> None:
 
 async def sign_out_everywhere(principal: Principal) -> int:
     """End every portal session of this person, at every supplier, and void the links not yet used."""
+    _require_contact(principal)
     now = utcnow()
     async with all_tenants_unit_of_work("portal: sign the person out everywhere") as session:
         portal = AllTenantsPortalRepository(session)
@@ -389,31 +398,55 @@ async def sign_out_everywhere(principal: Principal) -> int:
 
 
 async def has_password(principal: Principal) -> bool:
+    _require_contact(principal)
     async with all_tenants_unit_of_work("portal: does the person have a password") as session:
         account = await AllTenantsPortalRepository(session).account(principal.label)
     return account is not None and account.password_hash is not None
 
 
-async def set_password(principal: Principal, password: str, password_again: str) -> None:
-    """A signed-in contact chooses (or changes) the password for their address; their other sessions end."""
+# Choosing a first password needs a fresh proof of the address: a session opened by a link this recently.
+FRESH_SIGN_IN = timedelta(minutes=15)
+
+
+async def set_password(principal: Principal, password: str, password_again: str, *, current_password: str | None = None) -> None:
+    """A signed-in contact chooses (or changes) the password for their address.
+
+    Changing one needs the current password; choosing the first one needs a session opened by a link
+    in the last 15 minutes, so a session left open on a shared computer cannot take the address over.
+    Other sessions end and links not yet used stop working.
+    """
+    _require_contact(principal)
     if password != password_again:
         raise ValidationFailed(_("The two passwords differ."), field="password_again")
     password_hash = hash_password(password)
+    now = utcnow()
     async with all_tenants_unit_of_work("portal: set the person's password") as session:
         portal = AllTenantsPortalRepository(session)
         account = await portal.account(principal.label, for_update=True)
+        if account is not None and account.password_hash is not None:
+            if not verify_password(account.password_hash, current_password or ""):
+                raise ValidationFailed(_("The current password is not right."), field="current_password")
+        else:
+            opened = await portal.session_opened_at(principal.session_id)
+            if opened is None or opened + FRESH_SIGN_IN < now:
+                raise ValidationFailed(
+                    _("For your safety, sign in again with a new link from the sign-in page, then choose the password."),
+                    field="password",
+                )
         if account is None:
             account = PortalAccount(email=principal.label)
             session.add(account)
-        account.password_hash, account.password_changed_at = password_hash, utcnow()
+        account.password_hash, account.password_changed_at = password_hash, now
         contact_ids = [contact.id for contact, _b, _t in await portal.open_contacts(principal.label)]
         await portal.end_sessions_of(contact_ids, keep=principal.session_id)
+        await portal.revoke_open_links(contact_ids, now)
         audit.record(
             session, principal.actor(), "buyer_contact.password_set", "buyer_contact", principal.id, tenant_id=principal.tenant_id
         )
 
 
 async def preferences(session: AsyncSession, principal: Principal) -> BuyerContact:
+    _require_contact(principal)
     contact = await BuyerRepository(session).contact(principal.buyer_id, principal.id)
     if contact is None:
         raise NotFound(_("Not found."))

@@ -177,6 +177,11 @@ class AllTenantsPortalRepository:
         row = (await self.session.execute(statement)).first()
         return None if row is None else (row[0], row[1])
 
+    async def session_opened_at(self, session_id: uuid.UUID | None) -> datetime | None:
+        if session_id is None:
+            return None
+        return (await self.session.execute(select(SignInSession.created_at).where(SignInSession.id == session_id))).scalar()
+
     async def link_by_token(self, token_hash: str) -> MagicLink | None:
         statement = select(MagicLink).where(MagicLink.token_hash == token_hash).with_for_update()
         return (await self.session.scalars(statement)).first()

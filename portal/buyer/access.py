@@ -25,12 +25,20 @@ from portal.buyer.common import PORTAL_HOME, render
 Form = Body(media_type=RequestEncodingType.URL_ENCODED)
 
 
+# What a sign-in link can carry back (portal_magic_links.next_path); a longer address goes home instead.
+MAX_NEXT = 300
+
+
 def safe_portal_next(target: str | None) -> str:
     target = web.safe_next(target, PORTAL_HOME)
+    if len(target) > MAX_NEXT:
+        return PORTAL_HOME
     return target if target == PORTAL_HOME or target.startswith(PORTAL_HOME + "/") else PORTAL_HOME
 
 
-def _signed_in_response(request: Request, signed_in: access.PortalSignedIn, target: str) -> Response:
+async def _signed_in_response(request: Request, signed_in: access.PortalSignedIn, target: str) -> Response:
+    # A sign-in over an earlier portal session ends that one: one browser, one session.
+    await access.sign_out(request.scope.get("state", {}).get("session_token"))
     cookies = [session_cookie(Audience.PORTAL, signed_in.token)]
     if signed_in.language:
         cookies.append(web.language_cookie(signed_in.language))
@@ -75,7 +83,7 @@ class PortalAccessController(Controller):
                     ip=client_ip(request.scope),
                     user_agent=request.headers.get("user-agent"),
                 )
-                return _signed_in_response(request, signed_in, target)
+                return await _signed_in_response(request, signed_in, target)
             await access.request_link(
                 email,
                 tenant_slug=brand.slug if brand else None,
@@ -113,7 +121,7 @@ class PortalAccessController(Controller):
             response = render(request, "buyer/link_invalid.html", brand=None, status_code=404, message=error.translated(gettext))
             response.headers["Referrer-Policy"] = "no-referrer"
             return response
-        response = _signed_in_response(request, signed_in, safe_portal_next(signed_in.next_path))
+        response = await _signed_in_response(request, signed_in, safe_portal_next(signed_in.next_path))
         # The redirect leaves the page whose address holds the token: that address goes to nobody.
         response.headers["Referrer-Policy"] = "no-referrer"
         return response

@@ -107,7 +107,9 @@ class PortalAccountController(Controller):
         data: Annotated[dict[str, str], Form],
     ) -> Response:
         try:
-            await access.set_password(contact, data.get("password", ""), data.get("password_again", ""))
+            await access.set_password(
+                contact, data.get("password", ""), data.get("password_again", ""), current_password=data.get("current_password")
+            )
         except ValidationFailed as error:
             return await self._page(
                 request, contact, portal_db, brand, status_code=422, errors={error.field or "password": error.translated(gettext)}

@@ -234,3 +234,47 @@ async def test_the_account_page_needs_a_signed_in_contact(client, world):
     for path in ("/portal/switch", "/portal/sign-out-everywhere", "/portal/account/password", "/portal/account/preferences"):
         response = await client.post(path, data={"_csrf_token": token}, follow_redirects=False)
         assert response.status_code in (302, 303) and "/portal/sign-in" in response.headers["location"], path
+
+
+async def test_changing_the_password_needs_the_current_one(client, world, mail_dir):
+    from tests.buyer_portal.helpers import invited_contact, sign_in_to_portal
+    from tests.conftest import csrf_token
+    from tests.factories import make_buyer
+
+    buyer = await make_buyer(world.a)
+    await invited_contact(world.a, buyer, "pw.change@acme.example")
+    await sign_in_to_portal(client, mail_dir, "pw.change@acme.example")
+    token = await csrf_token(client, "/portal/account")
+    first = {"password": "first-password-123", "password_again": "first-password-123", "_csrf_token": token}
+    assert (await client.post("/portal/account/password", data=first, follow_redirects=False)).status_code == 303
+    second = {"password": "second-password-456", "password_again": "second-password-456", "_csrf_token": token}
+    refused = await client.post("/portal/account/password", data={**second, "current_password": "wrong-one-000"})
+    assert refused.status_code == 422 and "current password is not right" in refused.text
+    changed = await client.post(
+        "/portal/account/password", data={**second, "current_password": "first-password-123"}, follow_redirects=False
+    )
+    assert changed.status_code == 303
+
+
+async def test_a_first_password_needs_a_fresh_sign_in_by_link(client, world, mail_dir):
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from backend.auth.models import SignInSession
+    from backend.db.base import utcnow
+    from tests.buyer_portal.helpers import invited_contact, sign_in_to_portal
+    from tests.conftest import csrf_token
+    from tests.disputes.helpers import uow
+    from tests.factories import make_buyer
+
+    buyer = await make_buyer(world.a)
+    await invited_contact(world.a, buyer, "pw.stale@acme.example")
+    await sign_in_to_portal(client, mail_dir, "pw.stale@acme.example")
+    async with uow(world.a) as session:
+        # A session opened an hour ago and kept alive since (a computer left signed in).
+        await session.execute(update(SignInSession).values(created_at=utcnow() - timedelta(hours=1), last_seen_at=utcnow()))
+    token = await csrf_token(client, "/portal/account")
+    data = {"password": "a-fine-password-1", "password_again": "a-fine-password-1", "_csrf_token": token}
+    refused = await client.post("/portal/account/password", data=data)
+    assert refused.status_code == 422 and "sign in again with a new link" in refused.text

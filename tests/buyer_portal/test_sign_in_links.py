@@ -60,3 +60,20 @@ async def test_an_expired_link_is_refused(client, world, mail_dir):
         await session.execute(update(MagicLink).values(expires_at=utcnow() - timedelta(seconds=1)))
     response = await follow_link(client, link)
     assert response.status_code == 404 and "expired" in response.text
+
+
+async def test_a_very_long_return_address_sends_the_link_home_instead(client, world, mail_dir):
+    from tests.conftest import CSRF_INPUT
+
+    buyer = await make_buyer(world.a)
+    await invited_contact(world.a, buyer, "long.next@acme.example")
+    page = await client.get("/portal/sign-in")
+    target = "/portal/disputes/new?" + "&".join(f"invoice={index:036d}" for index in range(20))
+    response = await client.post(
+        "/portal/sign-in",
+        data={"email": "long.next@acme.example", "next": target, "_csrf_token": CSRF_INPUT.search(page.text).group(1)},
+    )
+    assert response.status_code == 200
+    await run_jobs()
+    signed_in = await follow_link(client, latest_link(mail_dir, "long.next@acme.example"))
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/portal"
