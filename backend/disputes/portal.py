@@ -22,25 +22,29 @@ from backend.disputes import service
 from backend.disputes.codes import Code
 from backend.disputes.models import ACTIVE_STATES, Channel, CodeKind, DisputeCase, DisputeMessage, Proposal
 from backend.disputes.repository import DisputeRepository
-from backend.disputes.service import Attachment, BuyerCaseView, DisputableInvoice, ItemInput
+from backend.disputes.service import Attachment, BuyerCaseView, DisputableChoice, ItemInput
 from backend.errors import NotFound, ValidationFailed
 from backend.files import uploads
 from backend.i18n import _
 from backend.invoices.models import StoredFile
 
 MAX_FILES = 10  # evidence files or attachments sent at once
+OPEN_INVOICES_LISTED = service.OPEN_INVOICES_LISTED
 MAX_FILE_MB = uploads.MAX_UPLOAD_BYTES // (1024 * 1024)
 
 
-def _buyer_of(principal: Principal) -> uuid.UUID:
-    """The buyer a contact acts for; nobody else has a buyer's disputes to see here."""
+def buyer_of(principal: Principal) -> uuid.UUID:
+    """The buyer a contact acts for; nobody else has a buyer's disputes to see here.
+
+    The same check as `backend.invoices.portal.buyer_of`, kept here so that disputes do not import the
+    invoices' portal module (each area's portal functions stand on their own)."""
     if principal.kind is not PrincipalKind.BUYER_CONTACT or principal.buyer_id is None:
         raise NotFound(_("Not found."))
     return principal.buyer_id
 
 
 async def _case_for_change(session: AsyncSession, principal: Principal, case_id: uuid.UUID) -> DisputeCase:
-    buyer_id = _buyer_of(principal)
+    buyer_id = buyer_of(principal)
     case = await DisputeRepository(session).get(case_id, for_update=True)
     if case is None or case.buyer_id != buyer_id:
         raise NotFound(_("Not found."))
@@ -74,7 +78,7 @@ class BuyerCaseRow:
 async def list_cases(session: AsyncSession, principal: Principal) -> list[BuyerCaseRow]:
     """The buyer's cases (in progress first, newest first), each with what waits for the buyer."""
     disputes = DisputeRepository(session)
-    cases = await disputes.cases_of_buyer(_buyer_of(principal))
+    cases = await disputes.cases_of_buyer(buyer_of(principal))
     ids = [case.id for case in cases]
     questions = await disputes.open_questions_by_case(ids)
     offers = await disputes.cases_with_offer(ids)
@@ -85,14 +89,21 @@ async def list_cases(session: AsyncSession, principal: Principal) -> list[BuyerC
 # --- raising a case --------------------------------------------------------------------------------
 
 
-async def disputable_invoices(session: AsyncSession, principal: Principal) -> list[DisputableInvoice]:
-    """The buyer's open invoices with their lines, each with what is left to dispute on it."""
-    return await service._disputable(session, _buyer_of(principal))
+async def disputable_invoices(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    named_invoices: Sequence[uuid.UUID] = (),
+    named_lines: Sequence[uuid.UUID] = (),
+) -> DisputableChoice:
+    """The buyer's open invoices with their lines, each with what is left to dispute on it: the earliest
+    due, and those named (the invoice the buyer came from, the ones it ticked) however late they fall due."""
+    return await service._disputable(session, buyer_of(principal), named_invoices=named_invoices, named_lines=named_lines)
 
 
 async def reasons(session: AsyncSession, principal: Principal, *, active_only: bool = True) -> list[Code]:
     """The supplier's reasons a buyer may give (its active reason codes; all of them to name an older case's)."""
-    _buyer_of(principal)
+    buyer_of(principal)
     return await service.codes(session, CodeKind.REASON, active_only=active_only)
 
 
@@ -107,7 +118,7 @@ class BuyerDispute:
 async def raise_case(session: AsyncSession, principal: Principal, data: BuyerDispute) -> DisputeCase:
     """The buyer disputes invoices or lines of its own, with evidence: one case, all or nothing. A file
     refused refuses the case; the caller rolls back, and no file's bytes are left in storage."""
-    buyer_id = _buyer_of(principal)
+    buyer_id = buyer_of(principal)
     if not (data.reason_code or "").strip():
         raise ValidationFailed(_("Choose the reason for the dispute."), field="reason_code")
     if not (data.description or "").strip():
@@ -142,7 +153,7 @@ async def _keep_evidence(session: AsyncSession, principal: Principal, case: Disp
 
 async def case_view(session: AsyncSession, principal: Principal, case_id: uuid.UUID) -> BuyerCaseView:
     """The case as the buyer sees it: no internal note, task, checklist, approval or team evidence."""
-    return await service.buyer_case_view(session, _buyer_of(principal), case_id)
+    return await service.buyer_case_view(session, buyer_of(principal), case_id)
 
 
 async def add_evidence(session: AsyncSession, principal: Principal, case_id: uuid.UUID, files: Sequence[Attachment]) -> None:
@@ -210,7 +221,7 @@ async def case_file(
 ) -> tuple[StoredFile, BinaryIO]:
     """A file of the case the buyer may see (its own evidence, an attachment of a message it may read),
     with its content opened (the caller closes it). The team's evidence and notes' files are not found."""
-    buyer_id = _buyer_of(principal)
+    buyer_id = buyer_of(principal)
     disputes = DisputeRepository(session)
     case = await disputes.get(case_id)
     stored = await disputes.file(file_id)

@@ -392,6 +392,23 @@ class DisputeRepository:
         )
         return (await self.session.scalars(statement)).all()
 
+    async def open_invoices_named(
+        self, buyer_id: uuid.UUID, invoice_ids: Iterable[uuid.UUID], line_ids: Iterable[uuid.UUID] = ()
+    ) -> Sequence[Invoice]:
+        """Those of the buyer's open invoices named, or holding one of the lines named: a foreign id finds nothing."""
+        invoice_ids, line_ids = list(set(invoice_ids)), list(set(line_ids))
+        if not invoice_ids and not line_ids:
+            return []
+        named = Invoice.id.in_(invoice_ids)
+        if line_ids:
+            named = or_(named, Invoice.id.in_(select(InvoiceLine.invoice_id).where(InvoiceLine.id.in_(line_ids))))
+        statement = (
+            select(Invoice)
+            .where(Invoice.buyer_id == buyer_id, Invoice.open_amount > 0, Invoice.status.in_(OPEN_STATUSES), named)
+            .order_by(Invoice.due_date, Invoice.number)
+        )
+        return (await self.session.scalars(statement)).all()
+
     async def lines_of_invoices(self, invoice_ids: Iterable[uuid.UUID]) -> Sequence[InvoiceLine]:
         ids = list(set(invoice_ids))
         if not ids:

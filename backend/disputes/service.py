@@ -470,20 +470,49 @@ class DisputableInvoice:
     lines: list[tuple[InvoiceLine, Decimal]]  # each line with what is left to dispute on it
 
 
+# A new case's form lists the buyer's open invoices earliest due first, up to this many.
+OPEN_INVOICES_LISTED = 200
+
+
+@dataclass
+class DisputableChoice:
+    invoices: list[DisputableInvoice]
+    cut: bool  # the buyer has more open invoices than the earliest due listed
+
+
 async def disputable_invoices(session: AsyncSession, principal: Principal, buyer_id: uuid.UUID) -> list[DisputableInvoice]:
     """A buyer's open invoices with their lines, and what each can still be disputed for (a new case's defaults)."""
     require(principal, Permission.READ_LEDGER)
     if await BuyerRepository(session).get(buyer_id) is None:
         raise NotFound(_("Not found."))
-    return await _disputable(session, buyer_id)
+    return (await _disputable(session, buyer_id)).invoices
 
 
-async def _disputable(session: AsyncSession, buyer_id: uuid.UUID) -> list[DisputableInvoice]:
+async def _disputable(
+    session: AsyncSession,
+    buyer_id: uuid.UUID,
+    *,
+    named_invoices: Sequence[uuid.UUID] = (),
+    named_lines: Sequence[uuid.UUID] = (),
+) -> DisputableChoice:
+    """The earliest due of the buyer's open invoices, and those named (however late they fall due:
+    a buyer with many open invoices can still dispute the one it came from, or the ones it sent)."""
     disputes = DisputeRepository(session)
-    invoices = await disputes.open_invoices_of_buyer(buyer_id)
+    earliest = list(await disputes.open_invoices_of_buyer(buyer_id, limit=OPEN_INVOICES_LISTED + 1))
+    cut = len(earliest) > OPEN_INVOICES_LISTED
+    invoices = earliest[:OPEN_INVOICES_LISTED]
+    listed = {invoice.id for invoice in invoices}
+    invoices += [
+        invoice
+        for invoice in await disputes.open_invoices_named(buyer_id, named_invoices, named_lines)
+        if invoice.id not in listed
+    ]
     held = await disputes.remaining_on_invoices([invoice.id for invoice in invoices])
     lines = await disputes.lines_of_invoices([invoice.id for invoice in invoices])
     on_lines = await disputes.remaining_on_lines([line.id for line in lines])
+    lines_of: dict[uuid.UUID, list[InvoiceLine]] = {}
+    for line in lines:
+        lines_of.setdefault(line.invoice_id, []).append(line)
     found = []
     for invoice in invoices:
         room = invoice.open_amount - min(held.get(invoice.id, ZERO), invoice.open_amount)
@@ -493,12 +522,11 @@ async def _disputable(session: AsyncSession, buyer_id: uuid.UUID) -> list[Disput
                 room,
                 [
                     (line, max(ZERO, min(line.gross_amount - on_lines.get(line.id, ZERO), room)))
-                    for line in lines
-                    if line.invoice_id == invoice.id
+                    for line in lines_of.get(invoice.id, [])
                 ],
             )
         )
-    return found
+    return DisputableChoice(found, cut)
 
 
 # --- reading ---------------------------------------------------------------------------------------

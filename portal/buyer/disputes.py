@@ -125,8 +125,6 @@ def _timeline(view, currency: str) -> list[Step]:
             detail = gettext(RESPONSE_LABELS.get(data.get("response"), ""))
         elif event.kind == "rejected":
             detail = data.get("note") or ""
-        elif event.kind == "closed_settled":
-            detail = ""
         steps.append(Step(event.at, event.actor, label, detail))
     return list(reversed(steps))
 
@@ -186,6 +184,16 @@ def _picked_items(invoices: list[DisputableInvoice], picked: dict[str, str], err
     return items
 
 
+def _named(picked: dict[str, str]) -> dict[str, list[uuid.UUID]]:
+    """The invoices and lines the form names (ticked, or from the address): listed however late they fall due."""
+    named: dict[str, list[uuid.UUID]] = {"named_invoices": [], "named_lines": []}
+    for key, value in picked.items():
+        kind, _dot, raw = key.partition(".")
+        if value and kind in ("whole", "line") and (id_ := _uuid(raw)) is not None:
+            named["named_invoices" if kind == "whole" else "named_lines"].append(id_)
+    return named
+
+
 def _message_of(error: DomainError) -> str:
     return error.translated(gettext)
 
@@ -234,7 +242,8 @@ class PortalDisputesController(Controller):
         errors: dict[str, str] | None = None,
         status_code: int = 200,
     ) -> Response:
-        invoices = await disputes.disputable_invoices(portal_db, contact)
+        choice = await disputes.disputable_invoices(portal_db, contact, **_named(picked))
+        invoices = choice.invoices
         # The invoices the buyer came with (from an invoice or the statement) come first.
         chosen = {key.split(".", 1)[1] for key, value in picked.items() if key.startswith("whole.") and value}
         chosen |= {str(entry.invoice.id) for entry in invoices for line, _room in entry.lines if picked.get(f"line.{line.id}")}
@@ -250,6 +259,8 @@ class PortalDisputesController(Controller):
             errors=errors or {},
             invoices=invoices,
             chosen=chosen,
+            list_cut=choice.cut,
+            listed=disputes.OPEN_INVOICES_LISTED,
             reasons=await disputes.reasons(portal_db, contact),
             language=current_language.get(),
             max_files=disputes.MAX_FILES,
@@ -284,7 +295,8 @@ class PortalDisputesController(Controller):
         form = {"reason_code": _text(data, "reason_code").strip(), "description": _text(data, "description")}
         picked = {key: value.strip() for key, value in data.items() if isinstance(value, str) and key.startswith(ITEM_KEYS)}
         errors: dict[str, str] = {}
-        items = _picked_items(await disputes.disputable_invoices(portal_db, contact), picked, errors)
+        choice = await disputes.disputable_invoices(portal_db, contact, **_named(picked))
+        items = _picked_items(choice.invoices, picked, errors)
         if not items and not errors:
             errors["items"] = gettext("Choose at least one invoice, or some lines of one, to dispute.")
         if not form["reason_code"]:

@@ -12,11 +12,12 @@ import struct
 import uuid
 import zlib
 from contextlib import asynccontextmanager
+from datetime import date, timedelta
 from decimal import Decimal as D
 from html.parser import HTMLParser
 
 from litestar.testing import AsyncTestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from backend.db.tenancy import TenantId
 from backend.db.uow import tenant_unit_of_work
@@ -26,7 +27,7 @@ from backend.disputes.service import BUYER_EVIDENCE_FILE, ItemInput, OptionInput
 from backend.files import storage
 from backend.files.uploads import MAX_UPLOAD_BYTES
 from backend.invoices import service as ledger
-from backend.invoices.models import StoredFile
+from backend.invoices.models import Invoice, StoredFile
 from tests.buyer_portal.helpers import invited_contact, mails_to, sign_in_to_portal
 from tests.conftest import Supplier, csrf_token, sign_in
 from tests.disputes.helpers import credit, open_case, propose, uow
@@ -189,6 +190,48 @@ async def test_a_refused_form_names_each_problem_beside_its_field_and_keeps_what
     )
     assert partial.status_code == 422 and partial.text.lstrip().startswith('<div id="dispute-new">')
     assert "Choose at least one invoice, or some lines of one, to dispute." in partial.text and "<html" not in partial.text
+
+
+async def open_invoices_due_earlier(supplier: Supplier, model: Invoice, count: int) -> None:
+    """`count` more open invoices of the same buyer, copies of `model` falling due before it (rows
+    written directly: only the list of open invoices reads them)."""
+    columns = [c.key for c in inspect(Invoice).column_attrs if c.key not in ("id", "number", "due_date", "created_at")]
+    async with uow(supplier) as session:
+        for n in range(count):
+            copy = Invoice(**{key: getattr(model, key) for key in columns})
+            copy.number, copy.due_date = f"EARLIER-{secrets.token_hex(3)}-{n:03d}", model.due_date - timedelta(days=30 + n)
+            session.add(copy)
+
+
+async def test_a_buyer_with_more_open_invoices_than_listed_disputes_the_latest_due_from_its_link(client, world, mail_dir):
+    buyer_id = await make_buyer(world.a)
+    latest = await make_invoice(world.a, buyer_id, due_date=date.today() + timedelta(days=300))
+    await open_invoices_due_earlier(world.a, latest, 204)  # 205 open invoices in all
+    await contact_signed_in(client, mail_dir, world.a, buyer_id)
+
+    form = await client.get("/portal/disputes/new")
+    assert f"<strong>{latest.number}</strong>" not in form.text and "it shows the 200 earliest due" in form.text
+    # From the invoice's link it is on the form, ticked, and can be disputed.
+    form = await client.get(f"/portal/disputes/new?invoice={latest.id}")
+    assert re.search(rf'name="whole\.{latest.id}" value="1" checked', form.text)
+    sent = await client.post(
+        "/portal/disputes/new",
+        data=raise_form(await csrf_token(client, "/portal/disputes/new"), **{f"whole.{latest.id}": "1"}),
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303, sent.text[:2000]
+    assert await held_on(world.a, latest.id) == latest.gross_amount
+
+    # Another buyer's invoice named in the address is still not on the form, nor accepted when posted.
+    other = await make_invoice(world.a, await make_buyer(world.a))
+    form = await client.get(f"/portal/disputes/new?invoice={other.id}")
+    assert other.number not in form.text
+    refused = await client.post(
+        "/portal/disputes/new",
+        data=raise_form(await csrf_token(client, "/portal/disputes/new"), **{f"whole.{other.id}": "1"}),
+    )
+    assert refused.status_code == 422 and "not one of your open invoices" in refused.text
+    assert await held_on(world.a, other.id) == D("0")
 
 
 async def test_a_file_over_the_limit_refuses_the_whole_dispute_and_nothing_is_stored(client, world, mail_dir):
