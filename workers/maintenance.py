@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.auth import portal
 from backend.auth import service as auth
 from backend.db.base import utcnow
 from backend.jobs import service as jobs
@@ -14,3 +15,4 @@ async def forget_expired(session: AsyncSession) -> None:
     await jobs.forget_old(session, now)
     await auth.end_expired_sessions(session, now)
     await auth.forget_old_throttles(session, now)
+    await portal.forget_old_links(session, now)

@@ -482,3 +482,8 @@ async def set_preferences(
             after=after,
         )
     return contact
+
+
+async def forget_old_links(session: AsyncSession, now: datetime) -> int:
+    """Housekeeping in the periodic job's all-tenants unit of work: links a day past asking serve nothing."""
+    return await AllTenantsPortalRepository(session).forget_links_before(now - timedelta(days=1))

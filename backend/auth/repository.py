@@ -182,6 +182,10 @@ class AllTenantsPortalRepository:
             return None
         return (await self.session.execute(select(SignInSession.created_at).where(SignInSession.id == session_id))).scalar()
 
+    async def forget_links_before(self, moment: datetime) -> int:
+        result = await self.session.execute(delete(MagicLink).where(MagicLink.requested_at < moment))
+        return result.rowcount or 0
+
     async def link_by_token(self, token_hash: str) -> MagicLink | None:
         statement = select(MagicLink).where(MagicLink.token_hash == token_hash).with_for_update()
         return (await self.session.scalars(statement)).first()

@@ -77,3 +77,25 @@ async def test_a_very_long_return_address_sends_the_link_home_instead(client, wo
     await run_jobs()
     signed_in = await follow_link(client, latest_link(mail_dir, "long.next@acme.example"))
     assert signed_in.status_code == 303 and signed_in.headers["location"] == "/portal"
+
+
+async def test_housekeeping_forgets_links_a_day_old_and_keeps_fresh_ones(world, mail_dir):
+    from sqlalchemy import func, select, update
+
+    from backend.auth import portal
+    from backend.auth.models import MagicLink
+    from backend.db.uow import all_tenants_unit_of_work
+    from tests.disputes.helpers import uow
+
+    buyer = await make_buyer(world.a)
+    old = await invited_contact(world.a, buyer, "old.link@acme.example")
+    await invited_contact(world.a, buyer, "fresh.link@acme.example")
+    async with uow(world.a) as session:
+        await session.execute(
+            update(MagicLink).where(MagicLink.contact_id == old).values(requested_at=utcnow() - timedelta(days=2))
+        )
+    async with all_tenants_unit_of_work("test: housekeeping") as session:
+        assert await portal.forget_old_links(session, utcnow()) >= 1
+    async with uow(world.a) as session:
+        left = dict((await session.execute(select(MagicLink.email, func.count()).group_by(MagicLink.email))).all())
+    assert "old.link@acme.example" not in left and left["fresh.link@acme.example"] == 1
