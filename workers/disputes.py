@@ -1,4 +1,5 @@
-"""Dispute jobs: close a case the ledger has settled, tell participants of new messages, proposals and tasks.
+"""Dispute jobs: close a case the ledger has settled, tell participants of new messages, proposals and tasks,
+and the team of what the buyer did in the portal.
 
 Each re-checks that its work still applies (a case already closed, a task answered meanwhile), so a
 message delivered again does nothing new; `tenant_actor` runs each job at most once besides.
@@ -16,6 +17,7 @@ from backend.db.tenancy import current_tenant
 from backend.disputes import notices, service
 from backend.notifications import mailer
 from backend.notifications.service import (
+    dispute_event_to_team,
     dispute_message_to_buyer,
     dispute_message_to_team,
     dispute_proposal_to_buyer,
@@ -55,3 +57,19 @@ async def notify_task(session: AsyncSession, task_id: str) -> None:
     notice = await notices.task_notice(session, uuid.UUID(task_id), get_settings().base_url)
     if notice is not None:
         mailer.send(dispute_task_message(notice))
+
+
+@tenant_actor("disputes.notify_team", max_retries=8, time_limit_ms=60_000)
+async def notify_team(
+    session: AsyncSession, case_id: str, event: str, contact: str, proposal_id: str | None = None, files: list[str] | None = None
+) -> None:
+    for notice in await notices.team_event_notices(
+        session,
+        uuid.UUID(case_id),
+        event,
+        get_settings().base_url,
+        contact=contact,
+        proposal_id=uuid.UUID(proposal_id) if proposal_id else None,
+        files=tuple(files or ()),
+    ):
+        mailer.send(dispute_event_to_team(notice))

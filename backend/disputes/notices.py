@@ -1,4 +1,4 @@
-"""Who is told of a new thread message or task, and what each may read.
+"""Who is told of a new thread message, task or buyer's action in the portal, and what each may read.
 
 The team (the case's owner and the people with a task on it) hears of internal notes and messages
 alike, with a link to the case. The buyer's contacts hear only of messages written for the buyer:
@@ -19,11 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.buyers.models import BuyerContact
 from backend.buyers.repository import BuyerRepository
-from backend.disputes.models import DisputeCase, DisputeMessage, ProposalStatus, TaskStatus
+from backend.disputes.models import OPTION_LABELS, DisputeCase, DisputeMessage, ProposalStatus, TaskStatus
 from backend.disputes.repository import DisputeRepository
 from backend.disputes.service import MESSAGE_FILE
 from backend.i18n import DEFAULT, normalise
+from backend.tenants.models import Role
 from backend.tenants.service import get_current_tenant
+
+# The buyer's actions in the portal the team is told of (its messages have their own notice).
+BUYER_EVENTS = ("raised", "proposal_accepted", "proposal_countered", "proposal_declined", "evidence_added")
+# Who hears of a case nobody owns yet: those who run the tenant's receivables.
+UNOWNED_CASE_ROLES = (Role.OWNER, Role.ADMIN, Role.CREDIT_MANAGER)
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,28 @@ class BuyerProposalNotice:
     message: str | None
     options: tuple[ProposalOptionLine, ...]
     portal_link: str | None
+
+
+@dataclass(frozen=True)
+class TeamEventNotice:
+    """Something the buyer's contact did on a case in the portal, for one person of the team."""
+
+    email: str
+    name: str
+    language: str
+    event: str  # one of BUYER_EVENTS
+    case_number: str
+    buyer_name: str
+    contact: str  # the contact who acted
+    currency: str
+    amount: Decimal  # the case's disputed amount
+    description: str | None  # the buyer's description (a new case)
+    option: str | None  # the accepted option, as the option's label's English (translated when sent)
+    option_amount: Decimal | None
+    counter_amount: Decimal | None
+    note: str | None  # the buyer's note with its answer
+    files: tuple[str, ...]
+    link: str
 
 
 @dataclass(frozen=True)
@@ -239,3 +267,48 @@ async def task_notice(session: AsyncSession, task_id: uuid.UUID, base_url: str) 
         asked_by=task.created_by,
         link=case_link(base_url, case),
     )
+
+
+async def team_event_notices(
+    session: AsyncSession,
+    case_id: uuid.UUID,
+    event: str,
+    base_url: str,
+    *,
+    contact: str,
+    proposal_id: uuid.UUID | None = None,
+    files: tuple[str, ...] = (),
+) -> list[TeamEventNotice]:
+    """The e-mails to the team for a buyer's action in the portal: to the case's owner and the people
+    with a task on it; a case nobody owns yet goes to the tenant's owners, admins and credit managers."""
+    disputes = DisputeRepository(session)
+    case = await disputes.get(case_id)
+    if case is None or event not in BUYER_EVENTS:
+        return []
+    people = await _team(session, case, except_user=None)
+    if not people:
+        people = await _people(session, list(await disputes.active_member_ids_in_roles(UNOWNED_CASE_ROLES)))
+    proposal = await disputes.proposal(proposal_id) if proposal_id else None
+    option = await disputes.option(proposal.accepted_option_id) if proposal and proposal.accepted_option_id else None
+    buyer = await BuyerRepository(session).get(case.buyer_id)
+    return [
+        TeamEventNotice(
+            email=email,
+            name=name,
+            language=language,
+            event=event,
+            case_number=case.number,
+            buyer_name=buyer.legal_name,
+            contact=contact,
+            currency=case.currency,
+            amount=case.disputed_amount,
+            description=case.description if event == "raised" else None,
+            option=OPTION_LABELS[option.kind] if option else None,
+            option_amount=option.amount if option else None,
+            counter_amount=proposal.counter_amount if proposal else None,
+            note=proposal.response_note if proposal else None,
+            files=files,
+            link=case_link(base_url, case),
+        )
+        for email, name, language in people
+    ]

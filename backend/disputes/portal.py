@@ -135,17 +135,41 @@ async def raise_case(session: AsyncSession, principal: Principal, data: BuyerDis
             items=data.items,
         ),
     )
-    await _keep_evidence(session, principal, case, data.files)
+    kept = await _keep_evidence(session, principal, case, data.files)
+    _tell_team(session, principal, case, "raised", files=kept)
     return case
 
 
-async def _keep_evidence(session: AsyncSession, principal: Principal, case: DisputeCase, files: Sequence[Attachment]) -> None:
+def _tell_team(
+    session: AsyncSession,
+    principal: Principal,
+    case: DisputeCase,
+    event: str,
+    *,
+    proposal_id: uuid.UUID | None = None,
+    files: Sequence[StoredFile] = (),
+) -> None:
+    """The team hears of what the buyer did (by e-mail, once this transaction commits)."""
+    from backend.jobs import service as jobs
+
+    payload = {"case_id": str(case.id), "event": event, "contact": principal.display_name or principal.label}
+    if proposal_id:
+        payload["proposal_id"] = str(proposal_id)
+    if files:
+        payload["files"] = [stored.filename for stored in files]
+    jobs.enqueue(session, "disputes.notify_team", payload)
+
+
+async def _keep_evidence(
+    session: AsyncSession, principal: Principal, case: DisputeCase, files: Sequence[Attachment]
+) -> list[StoredFile]:
     if not files:
-        return
+        return []
     kept = await service.store_files(
         session, service.BUYER_EVIDENCE_FILE, case.id, files, fallback_name="evidence", name_refused=True
     )
     service._log(session, principal, case, "buyer_evidence_added", files=[uploads.file_view(stored) for stored in kept])
+    return list(kept)
 
 
 # --- one case ---------------------------------------------------------------------------------------
@@ -162,7 +186,7 @@ async def add_evidence(session: AsyncSession, principal: Principal, case_id: uui
     if not files:
         raise ValidationFailed(_("Choose one or more files."), field="file")
     _check_count(files)
-    await _keep_evidence(session, principal, case, files)
+    _tell_team(session, principal, case, "evidence_added", files=await _keep_evidence(session, principal, case, files))
 
 
 async def post_message(
@@ -207,13 +231,16 @@ async def answer_proposal(
     counter_amount: Decimal | str | None = None,
 ) -> Proposal:
     """Accept one option (the case is agreed), counter, or decline: the contact answers for its buyer."""
-    await _case_for_change(session, principal, case_id)
+    case = await _case_for_change(session, principal, case_id)
     proposal = await DisputeRepository(session).proposal(proposal_id)
     if proposal is None or proposal.case_id != case_id:
         raise NotFound(_("Not found."))
-    return await service.respond_to_proposal(
+    answered = await service.respond_to_proposal(
         session, principal, proposal_id, response, option_id=option_id, note=note, counter_amount=counter_amount
     )
+    event = {"accept": "proposal_accepted", "counter": "proposal_countered", "decline": "proposal_declined"}[response]
+    _tell_team(session, principal, case, event, proposal_id=answered.id)
+    return answered
 
 
 async def case_file(

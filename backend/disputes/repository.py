@@ -139,6 +139,12 @@ class DisputeRepository:
         )
         return [tuple(row) for row in (await self.session.execute(statement)).all()]
 
+    async def active_member_ids_in_roles(self, roles: Iterable[Role]) -> list[uuid.UUID]:
+        statement = select(Membership.user_id).where(
+            Membership.status == MembershipStatus.ACTIVE, Membership.role.in_(list(roles))
+        )
+        return list((await self.session.scalars(statement)).all())
+
     async def active_members(self) -> list[tuple[uuid.UUID, str, str, str]]:
         """(id, display name, e-mail, role) of the tenant's active members, by name: who a routing rule may name."""
         statement = (

@@ -12,7 +12,7 @@ from babel.numbers import format_currency
 from backend.auth.portal import LinkMail
 from backend.disputes.codes import TEAMS
 from backend.disputes.models import OPTION_LABELS, OptionKind
-from backend.disputes.notices import BuyerMessageNotice, BuyerProposalNotice, TaskNotice, TeamMessageNotice
+from backend.disputes.notices import BuyerMessageNotice, BuyerProposalNotice, TaskNotice, TeamEventNotice, TeamMessageNotice
 from backend.i18n import babel_locale, current_language, gettext
 from backend.notifications.mailer import compose
 from backend.tenants.service import InvitationMail
@@ -177,6 +177,64 @@ def dispute_proposal_to_buyer(notice: BuyerProposalNotice) -> EmailMessage:
                 *([notice.message] if notice.message else []),
                 "\n".join(lines),
                 answer,
+            ]
+        )
+    return _in_their_language(compose(notice.email, subject, body), notice.language)
+
+
+def dispute_event_to_team(notice: TeamEventNotice) -> EmailMessage:
+    """What the buyer's contact did on a case in the portal (raised it, answered a proposal, added
+    evidence), for its owner or someone with a task on it, or (a case nobody owns) who runs receivables."""
+    with _in_language(notice.language):
+        locale = babel_locale(notice.language)
+        params = {
+            "number": notice.case_number,
+            "buyer": notice.buyer_name,
+            "contact": notice.contact,
+            "amount": format_currency(notice.amount, notice.currency, locale=locale),
+        }
+        details: list[str] = []
+        if notice.event == "raised":
+            subject = gettext("[%(number)s] New dispute from %(buyer)s in the buyer portal") % params
+            intro = gettext("%(contact)s of %(buyer)s raised dispute %(number)s for %(amount)s in the buyer portal:") % params
+            details.append(notice.description or "")
+        elif notice.event == "proposal_accepted":
+            subject = gettext("[%(number)s] %(buyer)s accepted your proposal") % params
+            intro = gettext("%(contact)s of %(buyer)s accepted an option of your proposal on dispute %(number)s:") % params
+            option = gettext(notice.option or "")
+            if notice.option_amount:
+                option += f": {format_currency(notice.option_amount, notice.currency, locale=locale)}"
+            details.append(option)
+            details.append(gettext("The case is agreed: carry out the agreement to resolve it."))
+        elif notice.event == "proposal_countered":
+            subject = gettext("[%(number)s] %(buyer)s made a counter-proposal") % params
+            intro = (
+                gettext("%(contact)s of %(buyer)s answered your proposal on dispute %(number)s with a counter-proposal.") % params
+            )
+            if notice.counter_amount is not None:
+                details.append(
+                    gettext("Asked for instead: %(amount)s")
+                    % {"amount": format_currency(notice.counter_amount, notice.currency, locale=locale)}
+                )
+        elif notice.event == "proposal_declined":
+            subject = gettext("[%(number)s] %(buyer)s declined your proposal") % params
+            intro = gettext("%(contact)s of %(buyer)s declined your proposal on dispute %(number)s.") % params
+        else:
+            subject = gettext("[%(number)s] %(buyer)s added evidence") % params
+            intro = gettext("%(contact)s of %(buyer)s added evidence to dispute %(number)s in the buyer portal.") % params
+        if notice.event.startswith("proposal_") and notice.note:
+            details.append(gettext("Their note: %(note)s") % {"note": notice.note})
+        if notice.files:
+            details.append(gettext("Files: %(files)s") % {"files": ", ".join(notice.files)})
+        body = "\n\n".join(
+            [
+                gettext("Hello %(name)s,") % {"name": notice.name},
+                intro,
+                *[detail for detail in details if detail],
+                gettext("Open the case: %(link)s") % {"link": notice.link},
+                gettext(
+                    "You receive this because you own the case or have a task on it, or (a case nobody owns yet) run the receivables."
+                ),
             ]
         )
     return _in_their_language(compose(notice.email, subject, body), notice.language)

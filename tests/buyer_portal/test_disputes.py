@@ -601,3 +601,65 @@ async def test_contacts_are_told_of_a_proposal_and_messages_only_while_they_want
     # A contact without the portal is told too, and to answer the usual way; one who opted out hears nothing.
     assert any("proposes" in t and "/portal/" not in t for t in texts(by_mail))
     assert not [t for t in texts(quiet) if case.number in t]
+
+
+async def test_the_team_is_told_when_the_buyer_raises_a_case_answers_a_proposal_or_adds_evidence(client, world, mail_dir):
+    buyer_id = await make_buyer(world.a, "Harbin Gears Ltd")
+    invoice = await make_invoice(world.a, buyer_id, lines=TWO_LINES)
+    await contact_signed_in(client, mail_dir, world.a, buyer_id, name="Li Na")
+    await run_jobs()  # the invitation and the sign-in link
+
+    def texts(address: str) -> list[str]:
+        return [m["Subject"] + "\n" + m.get_body(preferencelist=("plain",)).get_content() for m in mails_to(mail_dir, address)]
+
+    # A case raised in the portal that no routing rule gives an owner: the owner of the tenant hears of it.
+    sent = await client.post(
+        "/portal/disputes/new",
+        data=raise_form(await csrf_token(client, "/portal/disputes/new"), **{f"whole.{invoice.id}": "1"}),
+        follow_redirects=False,
+    )
+    assert sent.status_code == 303
+    raised = await case_of(world.a, uuid.UUID(sent.headers["location"].rsplit("/", 1)[1]))
+    assert raised.owner_user_id is None
+    await run_jobs()
+    [new_case] = [t for t in texts(world.a.finance.email) if raised.number in t]
+    assert "New dispute from Harbin Gears Ltd" in new_case and "Li Na of Harbin Gears Ltd raised" in new_case
+    assert "Half of the bearings arrived scratched." in new_case and f"/console/disputes/{raised.id}" in new_case
+    assert not [t for t in texts(world.a.collaborator.email) if raised.number in t]  # a collaborator runs no receivables
+
+    # The case's owner hears that the buyer accepted an option, and of evidence it added.
+    async with uow(world.a) as session:
+        await disputes.move_case(session, owner_of(world.a), raised.id, "withdrawn", note="Raised twice")
+        owned = await disputes.register_case(
+            session,
+            owner_of(world.a),
+            disputes.NewCase(
+                buyer_id=buyer_id,
+                reason_code="quality",
+                description="Scratched",
+                channel="email",
+                items=[ItemInput(invoice.id, amount="400.00")],
+                owner_user_id=world.a.finance.user_id,
+            ),
+        )
+    proposal, options = await propose(world.a, owned.id, credit("300.00"))
+    token = await csrf_token(client, f"/portal/disputes/{owned.id}")
+    evidence = await client.post(
+        f"/portal/disputes/{owned.id}/evidence",
+        data={"_csrf_token": token},
+        files=[("files", ("scratches.png", png(), "image/png"))],
+        follow_redirects=False,
+    )
+    assert evidence.status_code == 303
+    accepted = await client.post(
+        f"/portal/disputes/{owned.id}/proposals/{proposal.id}/answer",
+        data={"_csrf_token": token, "choice": f"accept:{options[0].id}"},
+        follow_redirects=False,
+    )
+    assert accepted.status_code == 303
+    await run_jobs()
+    about_owned = [t for t in texts(world.a.finance.email) if owned.number in t]
+    [agreed] = [t for t in about_owned if "accepted your proposal" in t]
+    assert "Credit note: CN¥300.00" in agreed and "The case is agreed" in agreed and f"/console/disputes/{owned.id}" in agreed
+    [added] = [t for t in about_owned if "added evidence" in t]
+    assert "scratches.png" in added
