@@ -4,7 +4,8 @@
 //
 // A form marked data-upload is sent here with XMLHttpRequest, the way htmx would (HX-Request), so that
 // its <progress> moves as the files go up. The server answers with the part of the page to show
-// (data-target), or with HX-Redirect. Anything unexpected sends the form again the plain way.
+// (data-target), or with HX-Redirect. A send that did not finish is never repeated by itself (the
+// server may have kept it: a second case, message or set of files); the buyer is told what happened.
 
 function uploadParts(form) {
   const status = form.querySelector("[data-upload-status]");
@@ -89,12 +90,14 @@ document.addEventListener(
     const request = new XMLHttpRequest();
     request.open("POST", form.action);
     request.setRequestHeader("HX-Request", "true");
-    const fallBack = () => {
-      buttons.forEach((button) => { button.disabled = false; });
-      form.removeAttribute("data-upload"); // this once, the plain way
-      HTMLFormElement.prototype.submit.call(form);
-    };
     const say = (message) => { if (text) text.textContent = message; };
+    const failed = (message) => {
+      buttons.forEach((button) => { button.disabled = false; });
+      if (status) status.hidden = false;
+      if (bar) bar.value = 0;
+      say(message || "");
+      if (text) text.setAttribute("role", "alert");
+    };
     if (status) status.hidden = false;
     if (bar) { bar.value = 0; bar.max = 100; }
     buttons.forEach((button) => { button.disabled = true; });
@@ -114,10 +117,13 @@ document.addEventListener(
         window.location.assign(redirect);
         return;
       }
-      const handled = [200, 409, 413, 422].includes(request.status) && swapIn(form, request.responseText);
-      if (!handled) fallBack();
+      if ([200, 409, 413, 422].includes(request.status) && swapIn(form, request.responseText)) return;
+      // A 413 the proxy answered before the application saw the files (no page to show).
+      failed(request.status === 413 ? form.dataset.tooLargeTogether : form.dataset.failed);
     });
-    request.addEventListener("error", fallBack);
+    request.addEventListener("error", () => failed(form.dataset.failed));
+    request.addEventListener("abort", () => failed(form.dataset.failed));
+    request.addEventListener("timeout", () => failed(form.dataset.failed));
     request.send(data);
   },
   true, // before htmx sees the submit
