@@ -1271,7 +1271,15 @@ async def respond_to_proposal(
     elif response == "counter":
         proposal.response_note = _text(note, "note", required=_("Say what the buyer asks for instead."))
         if counter_amount not in (None, ""):
-            proposal.counter_amount = _money(counter_amount, case.currency, "counter_amount")
+            amount = _money(counter_amount, case.currency, "counter_amount")
+            held = sum((entry.held for entry in await _held_invoices(session, case)), ZERO)
+            if amount > held:
+                raise ValidationFailed(
+                    _("A counter-proposal asks for at most what is still in dispute (%(held)s)."),
+                    field="counter_amount",
+                    params={"held": _shown(held, case.currency)},
+                )
+            proposal.counter_amount = amount
         proposal.status = ProposalStatus.COUNTERED
     else:
         proposal.status = ProposalStatus.DECLINED

@@ -663,3 +663,33 @@ async def test_the_team_is_told_when_the_buyer_raises_a_case_answers_a_proposal_
     assert "Credit note: CN¥300.00" in agreed and "The case is agreed" in agreed and f"/console/disputes/{owned.id}" in agreed
     [added] = [t for t in about_owned if "added evidence" in t]
     assert "scratches.png" in added
+
+
+async def test_a_counter_proposal_cannot_ask_for_more_than_is_still_in_dispute(client, world, mail_dir):
+    buyer_id = await make_buyer(world.a)
+    invoice = await make_invoice(world.a, buyer_id)
+    case = await open_case(world.a, buyer_id, [ItemInput(invoice.id, amount="400.00")])
+    await contact_signed_in(client, mail_dir, world.a, buyer_id)
+    proposal, _options = await propose(world.a, case.id, credit("100.00"))
+    url = f"/portal/disputes/{case.id}/proposals/{proposal.id}/answer"
+    token = await csrf_token(client, f"/portal/disputes/{case.id}")
+
+    too_much = await client.post(
+        url, data={"_csrf_token": token, "choice": "counter", "note": "All of it and more.", "counter_amount": "400.01"}
+    )
+    assert too_much.status_code == 422
+    assert (
+        f'id="proposal-{proposal.id}-amount-error"' in too_much.text
+        and "at most what is still in dispute (400.00)" in too_much.text
+    )
+    assert 'value="400.01"' in too_much.text  # kept to correct
+    async with uow(world.a) as session:
+        [(unanswered, _o)] = (await disputes.case_details(session, owner_of(world.a), case.id)).proposals
+    assert (unanswered.status, unanswered.counter_amount) == (ProposalStatus.OFFERED, None)
+
+    all_of_it = await client.post(
+        url,
+        data={"_csrf_token": token, "choice": "counter", "note": "All of it.", "counter_amount": "400.00"},
+        follow_redirects=False,
+    )
+    assert all_of_it.status_code == 303
