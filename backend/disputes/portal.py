@@ -198,8 +198,9 @@ async def post_message(
     answer_to: uuid.UUID | None = None,
     attachments: Sequence[Attachment] = (),
 ) -> DisputeMessage:
-    """The buyer writes to the supplier's team, or answers one of its questions (`answer_to`)."""
+    """The buyer writes to the supplier's team, or answers one of its questions (`answer_to`), while the case is in progress."""
     case = await _case_for_change(session, principal, case_id)
+    service._require_in_progress(case, _("This dispute is closed (%(state)s): it takes no more messages."))
     question = None
     if answer_to is not None:
         question = await DisputeRepository(session).message(answer_to)

@@ -237,14 +237,16 @@ class DisputeRepository:
         return (await self.session.scalars(statement)).all()
 
     async def open_questions_by_case(self, case_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, int]:
-        """How many questions to the buyer wait for an answer, per case."""
+        """How many questions to the buyer wait for an answer, per case in progress (a closed case asks nothing)."""
         ids = list(set(case_ids))
         if not ids:
             return {}
         statement = (
             select(DisputeMessage.case_id, func.count())
+            .join(DisputeCase, DisputeCase.id == DisputeMessage.case_id)
             .where(
                 DisputeMessage.case_id.in_(ids),
+                DisputeCase.state.in_(ACTIVE_STATES),
                 DisputeMessage.internal.is_(False),
                 DisputeMessage.question.is_(True),
                 DisputeMessage.answered_at.is_(None),

@@ -200,8 +200,9 @@ def _require_in_progress(case: DisputeCase, message: str) -> None:
 
 
 async def _wind_down(session: AsyncSession, principal: Principal, case: DisputeCase) -> None:
-    """A case that closes or escalates leaves nothing open behind it: offers the buyer could still
-    accept are withdrawn, and (when it closes) questions to colleagues are cancelled."""
+    """A case that leaves the negotiation (closes, escalates, goes back to review) leaves nothing open
+    behind it: offers the buyer could still accept are withdrawn, and (when it closes) questions to
+    colleagues are cancelled."""
     disputes = DisputeRepository(session)
     for proposal in await disputes.proposals(case.id):
         if proposal.status is ProposalStatus.OFFERED:
@@ -698,7 +699,8 @@ async def move_case(
         _set_phase(case, DisputePhase.MIDDLE)
     if target in (DisputeState.ESCALATED_LEGAL, DisputeState.ESCALATED_CLAIM):
         case.escalation_level = max(case.escalation_level, 3)
-    if target not in ACTIVE_STATES or target in (DisputeState.ESCALATED_LEGAL, DisputeState.ESCALATED_CLAIM):
+    if target is not DisputeState.NEGOTIATING:
+        # An offer made before (say) going back to review must not be accepted when talks resume.
         await _wind_down(session, principal, case)
     await session.flush()
     if reopened or target not in ACTIVE_STATES:
@@ -1700,7 +1702,9 @@ class BuyerCaseView:
 
     @property
     def open_questions(self) -> list[tuple[DisputeMessage, Sequence[StoredFile]]]:
-        """The team's questions still waiting for the buyer's answer, oldest first."""
+        """The team's questions still waiting for the buyer's answer, oldest first (none once the case is closed)."""
+        if self.case.state not in ACTIVE_STATES:
+            return []
         return [(m, files) for m, files in self.messages if m.question and m.answered_at is None]
 
     @property

@@ -438,6 +438,8 @@ class PortalDisputesController(Controller):
                 attachments=[Attachment(upload.filename, upload.file) for upload in files],
             )
         except FORM_ERRORS as error:
+            if isinstance(error, Conflict):
+                section = "thread"  # the case closed meanwhile: its questions' forms are gone, the thread says why
             return await self._refused(request, portal_db, contact, brand, case_id, section, error, typed={"body": body})
         return await self._done(request, portal_db, contact, brand, case_id, "thread")
 

@@ -693,3 +693,58 @@ async def test_a_counter_proposal_cannot_ask_for_more_than_is_still_in_dispute(c
         follow_redirects=False,
     )
     assert all_of_it.status_code == 303
+
+
+async def test_an_offer_is_withdrawn_when_the_case_goes_back_to_review_and_cannot_be_accepted_later(client, world, mail_dir):
+    buyer_id = await make_buyer(world.a)
+    invoice = await make_invoice(world.a, buyer_id)
+    case = await open_case(world.a, buyer_id, [ItemInput(invoice.id, amount="400.00")])
+    await contact_signed_in(client, mail_dir, world.a, buyer_id)
+    proposal, options = await propose(world.a, case.id, credit("300.00"))
+    token = await csrf_token(client, f"/portal/disputes/{case.id}")
+    async with uow(world.a) as session:
+        await disputes.move_case(session, owner_of(world.a), case.id, "under_review")
+        await disputes.move_case(session, owner_of(world.a), case.id, "negotiating")
+
+    page = await client.get(f"/portal/disputes/{case.id}")
+    assert "A proposal waits for your answer" not in page.text and "accept:" not in page.text
+    listed = await client.get("/portal/disputes")
+    assert "wait for your answer" not in listed.text and "waits for your answer" not in listed.text
+    stale = await client.post(
+        f"/portal/disputes/{case.id}/proposals/{proposal.id}/answer",
+        data={"_csrf_token": token, "choice": f"accept:{options[0].id}"},
+    )
+    assert stale.status_code == 409 and "This proposal is no longer open for an answer." in stale.text
+    case = await case_of(world.a, case.id)
+    assert case.state is DisputeState.NEGOTIATING and case.agreed_option_id is None
+    async with uow(world.a) as session:
+        [(withdrawn, _o)] = (await disputes.case_details(session, owner_of(world.a), case.id)).proposals
+    assert withdrawn.status is ProposalStatus.WITHDRAWN
+
+
+async def test_a_closed_case_asks_nothing_of_the_buyer_and_takes_no_more_messages(client, world, mail_dir):
+    buyer_id = await make_buyer(world.a)
+    invoice = await make_invoice(world.a, buyer_id)
+    case = await open_case(world.a, buyer_id, [ItemInput(invoice.id, amount="400.00")])
+    await contact_signed_in(client, mail_dir, world.a, buyer_id)
+    async with uow(world.a) as session:
+        question = await disputes.post_message(
+            session, owner_of(world.a), case.id, body="Which batch was it?", internal=False, question=True
+        )
+    token = await csrf_token(client, f"/portal/disputes/{case.id}")
+    assert "1 question to answer" in (await client.get("/portal/disputes")).text
+    async with uow(world.a) as session:
+        await disputes.move_case(session, owner_of(world.a), case.id, "withdrawn", note="Settled by phone")
+
+    listed = await client.get("/portal/disputes")
+    assert "question to answer" not in listed.text and "wait for your answer" not in listed.text
+    page = await client.get(f"/portal/disputes/{case.id}")
+    assert "waits for your answer" not in page.text and "Questions for you" not in page.text
+    assert "Which batch was it?" in page.text and 'name="body"' not in page.text  # the thread stays, its form goes
+
+    for data in ({"body": "Batch 2291."}, {"body": "Batch 2291.", "answer_to": str(question.id)}):
+        refused = await client.post(
+            f"/portal/disputes/{case.id}/messages", data={"_csrf_token": token, **data}, files=[("files", ("", b"", ""))]
+        )
+        assert refused.status_code == 409 and "This dispute is closed (Withdrawn): it takes no more messages." in refused.text
+    assert await count(world.a, DisputeMessage, DisputeMessage.case_id == case.id) == 1
