@@ -748,3 +748,15 @@ async def test_a_closed_case_asks_nothing_of_the_buyer_and_takes_no_more_message
         )
         assert refused.status_code == 409 and "This dispute is closed (Withdrawn): it takes no more messages." in refused.text
     assert await count(world.a, DisputeMessage, DisputeMessage.case_id == case.id) == 1
+
+
+async def test_a_case_the_team_registered_shows_its_description_not_as_the_buyers_words(app, client, world, mail_dir):
+    buyer_id = await make_buyer(world.a)
+    invoice = await make_invoice(world.a, buyer_id)
+    case = await open_case(world.a, buyer_id, [ItemInput(invoice.id, amount="400.00")], channel="phone")
+    await contact_signed_in(client, mail_dir, world.a, buyer_id)
+    page = await client.get(f"/portal/disputes/{case.id}")
+    assert "<h3>Description</h3>" in page.text and "What you wrote" not in page.text
+    async with console_of(app, world.a) as console:
+        form = await console.get(f"/console/disputes/new?buyer_id={buyer_id}")
+    assert "The buyer sees this description in the portal." in form.text
