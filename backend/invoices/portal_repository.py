@@ -20,6 +20,7 @@ from backend.disputes.models import (
     DisputeCase,
     DisputeItem,
     DisputeMessage,
+    DisputeState,
     Instalment,
     Proposal,
     ProposalStatus,
@@ -150,7 +151,12 @@ class BuyerLedgerRepository:
 
     async def cases_waiting(self, buyer_id: uuid.UUID, *, limit: int = 20) -> Sequence[tuple[DisputeCase, bool, bool]]:
         """Cases in progress that wait for the buyer: (case, an offer to answer, a question to answer)."""
-        offered = exists().where(Proposal.case_id == DisputeCase.id, Proposal.status == ProposalStatus.OFFERED)
+        # An offer is answerable only while the case negotiates (as the case page and the list say).
+        offered = exists().where(
+            Proposal.case_id == DisputeCase.id,
+            Proposal.status == ProposalStatus.OFFERED,
+            DisputeCase.state == DisputeState.NEGOTIATING,
+        )
         asked = exists().where(
             DisputeMessage.case_id == DisputeCase.id,
             DisputeMessage.question.is_(True),
