@@ -16,8 +16,7 @@ from babel.numbers import format_currency, format_decimal
 from backend.buyers.models import Buyer
 from backend.i18n import babel_locale, current_language, gettext
 from backend.invoices.models import STATUS_LABELS, Invoice, InvoiceLine, InvoiceStatus
-
-FONT = "STSong-Light"  # ships with reportlab: Chinese names print without a font file
+from backend.invoices.pdf_pages import FONT, numbered_canvas, register_font
 
 
 @dataclass(frozen=True)
@@ -28,14 +27,6 @@ class InvoiceDocument:
     lines: Sequence[InvoiceLine]
     open_amount: Decimal
     disputed_amount: Decimal
-
-
-def _register_font() -> None:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-
-    if FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
 
 
 def filename_of(invoice: Invoice) -> str:
@@ -49,10 +40,9 @@ def invoice_pdf(document: InvoiceDocument) -> bytes:
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.pdfgen.canvas import Canvas
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    _register_font()
+    register_font()
     locale = babel_locale(current_language.get())
     invoice, buyer = document.invoice, document.buyer
     currency = invoice.currency
@@ -65,26 +55,7 @@ def invoice_pdf(document: InvoiceDocument) -> bytes:
     def day(value) -> str:
         return format_date(value, format="long", locale=locale)
 
-    class NumberedCanvas(Canvas):
-        # Pages are kept until the end, so each footer can say how many there are.
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self._pages: list[dict] = []
-
-        def showPage(self):
-            self._pages.append(dict(self.__dict__))
-            self._startPage()
-
-        def save(self):
-            total = len(self._pages)
-            for state in self._pages:
-                self.__dict__.update(state)
-                self.setFont(FONT, 8)
-                self.setFillColor(colors.grey)
-                self.drawRightString(A4[0] - 18 * mm, 10 * mm, page_label % {"page": self._pageNumber, "pages": total})
-                self.drawString(18 * mm, 10 * mm, footer)
-                super().showPage()
-            super().save()
+    NumberedCanvas = numbered_canvas(page_label, footer)
 
     title = ParagraphStyle("title", fontName=FONT, fontSize=16, leading=20, spaceAfter=4)
     heading = ParagraphStyle("heading", fontName=FONT, fontSize=11, leading=14, spaceBefore=8, spaceAfter=4)

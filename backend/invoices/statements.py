@@ -27,6 +27,7 @@ from backend.buyers.service import get_buyer
 from backend.errors import ValidationFailed
 from backend.i18n import _, babel_locale, current_language, gettext
 from backend.invoices.models import EntryKind, Invoice, LedgerEntry, StatementConfirmation
+from backend.invoices.pdf_pages import FONT, numbered_canvas, register_font
 from backend.invoices.portal_repository import BuyerLedgerRepository
 from backend.invoices.repository import LedgerRepository, StatementRepository
 from backend.money import ZERO
@@ -318,38 +319,14 @@ def statement_pdf(statement: Statement) -> bytes:
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.pdfgen.canvas import Canvas
     from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    # A CID font that ships with reportlab: Chinese names and labels print without any font file.
-    font = "STSong-Light"
-    if font not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(font))
+    register_font()
+    font = FONT
     locale = babel_locale(current_language.get())
     page_label = gettext("Page %(page)s of %(pages)s")
 
-    class NumberedCanvas(Canvas):
-        # Pages are kept until the end, so each footer can say how many there are.
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self._pages: list[dict] = []
-
-        def showPage(self):
-            self._pages.append(dict(self.__dict__))
-            self._startPage()
-
-        def save(self):
-            total = len(self._pages)
-            for state in self._pages:
-                self.__dict__.update(state)
-                self.setFont(font, 8)
-                self.setFillColor(colors.grey)
-                self.drawRightString(A4[0] - 18 * mm, 10 * mm, page_label % {"page": self._pageNumber, "pages": total})
-                self.drawString(18 * mm, 10 * mm, f"{statement.supplier_name} — {statement.buyer.legal_name}")
-                super().showPage()
-            super().save()
+    NumberedCanvas = numbered_canvas(page_label, f"{statement.supplier_name} — {statement.buyer.legal_name}")
 
     title = ParagraphStyle("title", fontName=font, fontSize=16, leading=20, spaceAfter=4)
     heading = ParagraphStyle("heading", fontName=font, fontSize=11, leading=14, spaceBefore=8, spaceAfter=4)
