@@ -21,7 +21,7 @@ from backend.auth.passwords import hash_password, needs_rehash, verify_password
 from backend.auth.policies import Permission, require
 from backend.auth.principal import Audience, Principal, PrincipalKind
 from backend.auth.repository import AllTenantsPortalRepository, MagicLinkRepository, SignInThrottleRepository
-from backend.auth.service import WRONG_CREDENTIALS, _check_throttle, _record_failure, lockout_after
+from backend.auth.service import WRONG_CREDENTIALS, _check_throttle, forget_failures, refuse_sign_in
 from backend.auth.tokens import digest, new_token
 from backend.buyers.models import BuyerContact
 from backend.buyers.repository import BuyerRepository
@@ -266,19 +266,8 @@ async def sign_in_with_password(
             account.password_hash = hash_password(password)
         contacts = await portal.open_contacts(email) if password_ok else []
     if not password_ok or not contacts:
-        failures = await _record_failure(key, now)
-        if lockout_after(failures):
-            raise Throttled(
-                _("Too many failed attempts. Wait a moment and try again."),
-                retry_after=int(lockout_after(failures).total_seconds()),
-            )
-        raise ValidationFailed(WRONG_CREDENTIALS, field="email")
-    async with global_unit_of_work() as session:
-        from backend.auth.repository import SignInThrottleRepository
-
-        throttle = await SignInThrottleRepository(session).get(key, for_update=True)
-        if throttle is not None:
-            await session.delete(throttle)
+        await refuse_sign_in(key, now)
+    await forget_failures(key)
     contact, _buyer, tenant = next((row for row in contacts if row[2].slug == tenant_slug), contacts[0])
     token = await start_session(tenant, contact, ip=ip, user_agent=user_agent, action="buyer_contact.signed_in")
     return PortalSignedIn(token=token, language=contact.language)

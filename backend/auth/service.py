@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -81,6 +82,25 @@ async def _record_failure(email: str, now: datetime) -> int:
         return throttle.consecutive_failures
 
 
+async def refuse_sign_in(key: str, now: datetime) -> NoReturn:
+    """Count a failed sign-in against `key` and refuse it: a lock-out once there were too many in a row."""
+    failures = await _record_failure(key, now)
+    if lockout_after(failures):
+        raise Throttled(
+            _("Too many failed attempts. Wait a moment and try again."),
+            retry_after=int(lockout_after(failures).total_seconds()),
+        )
+    raise ValidationFailed(WRONG_CREDENTIALS, field="email")
+
+
+async def forget_failures(key: str) -> None:
+    """A successful sign-in starts the count of failures again."""
+    async with global_unit_of_work() as session:
+        throttle = await SignInThrottleRepository(session).get(key, for_update=True)
+        if throttle is not None:
+            await session.delete(throttle)
+
+
 async def sign_in(
     email: str, password: str, *, tenant_slug: str | None = None, ip: str | None = None, user_agent: str | None = None
 ) -> SignedIn:
@@ -99,18 +119,8 @@ async def sign_in(
         if password_ok and needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
     if not password_ok:
-        failures = await _record_failure(email, now)
-        if lockout_after(failures):
-            raise Throttled(
-                _("Too many failed attempts. Wait a moment and try again."),
-                retry_after=int(lockout_after(failures).total_seconds()),
-            )
-        raise ValidationFailed(WRONG_CREDENTIALS, field="email")
-
-    async with global_unit_of_work() as session:
-        throttle = await SignInThrottleRepository(session).get(email, for_update=True)
-        if throttle is not None:
-            await session.delete(throttle)
+        await refuse_sign_in(email, now)
+    await forget_failures(email)
 
     async with all_tenants_unit_of_work("sign-in: list the person's organisations") as session:
         memberships = await AllTenantsMembershipRepository(session).active_of_user(user.id)
