@@ -49,6 +49,7 @@ from bench.run import (
     install_wrk,
     log_tail,
     measure,
+    print_warnings,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -367,11 +368,7 @@ def main() -> int:
             f"portal {previous['results']['accord']['requests_per_second']:,.0f} req/s, "
             f"ratio {previous['ratio']['requests_per_second']:.2f}"
         )
-    for key, result in results.items():
-        if result.socket_errors:
-            print(f"warning: {labels[key]}: wrk socket errors {result.socket_errors} (timeouts leave slow requests out of p99)")
-        if result.log_errors:
-            print(f"warning: {labels[key]} logged {len(result.log_errors)} error line(s), first: {result.log_errors[0]}")
+    print_warnings(results, labels)
     print(f"total time {time.monotonic() - started:.0f} s")
     return 0
 

@@ -265,6 +265,14 @@ def print_table(results: dict[str, LoadResult], labels: dict[str, str], rows: in
         )
 
 
+def print_warnings(results: dict[str, LoadResult], labels: dict[str, str]) -> None:
+    for key, result in results.items():
+        if result.socket_errors:
+            print(f"warning: {labels[key]}: wrk socket errors {result.socket_errors} (timeouts leave slow requests out of p99)")
+        if result.log_errors:
+            print(f"warning: {labels[key]} logged {len(result.log_errors)} error line(s), first: {result.log_errors[0]}")
+
+
 def git_revision() -> dict[str, object]:
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], check=False, cwd=ROOT, capture_output=True, text=True).stdout.strip()
@@ -398,11 +406,7 @@ def main() -> int:
             f"Accord {previous['results']['accord']['requests_per_second']:,.0f} req/s, "
             f"ratio {previous['ratio']['requests_per_second']:.2f}"
         )
-    for key, result in results.items():
-        if result.socket_errors:
-            print(f"warning: {labels[key]}: wrk socket errors {result.socket_errors} (timeouts leave slow requests out of p99)")
-        if result.log_errors:
-            print(f"warning: {labels[key]} logged {len(result.log_errors)} error line(s), first: {result.log_errors[0]}")
+    print_warnings(results, labels)
     for difference in response_differences[:5]:
         print(f"warning: responses differ: {difference}")
     print(f"total time {time.monotonic() - started:.0f} s")
