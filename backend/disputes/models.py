@@ -91,6 +91,10 @@ class OptionKind(enum.StrEnum):
     REJECTION = "rejection"  # the dispute is not accepted: the amount stands
 
 
+# Options whose amount is credited, discounted, corrected or written off; the others carry none.
+MONEY_OPTIONS = frozenset({OptionKind.CREDIT_NOTE, OptionKind.DISCOUNT, OptionKind.PRICE_CORRECTION, OptionKind.WRITE_OFF})
+
+
 class ProposalStatus(enum.StrEnum):
     OFFERED = "offered"
     ACCEPTED = "accepted"

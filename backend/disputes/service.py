@@ -29,6 +29,7 @@ from backend.disputes import holds
 from backend.disputes.codes import ANSWERS, CHECKLIST, TEAMS, Code, default_codes
 from backend.disputes.models import (
     ACTIVE_STATES,
+    MONEY_OPTIONS,
     STATE_LABELS,
     Approval,
     ApprovalStatus,
@@ -1102,8 +1103,6 @@ async def my_open_tasks(session: AsyncSession, principal: Principal):
 
 # --- negotiation: proposals and the buyer's answer -------------------------------------------------
 
-_MONEY_OPTIONS = {OptionKind.CREDIT_NOTE, OptionKind.DISCOUNT, OptionKind.PRICE_CORRECTION, OptionKind.WRITE_OFF}
-
 
 @dataclass
 class OptionInput:
@@ -1121,7 +1120,7 @@ def _checked_option(raw: OptionInput, case: DisputeCase, held: Decimal, open_tot
         raise ValidationFailed(_("Unknown option: %(value)s."), field=f"{where}.kind", params={"value": str(raw.kind)}) from None
     description = _text(raw.description, f"{where}.description")
     amount, schedule = ZERO, []
-    if kind in _MONEY_OPTIONS:
+    if kind in MONEY_OPTIONS:
         amount = _money(raw.amount, case.currency, f"{where}.amount")
         if amount > held:
             raise ValidationFailed(
@@ -1474,7 +1473,7 @@ async def _carry_out(
     # what is held is read under them (a payment that landed meanwhile is counted, never raced).
     await holds.lock_invoices(session, await _invoice_ids(session, case))
     invoices = await _held_invoices(session, case)
-    if option.kind in _MONEY_OPTIONS:
+    if option.kind in MONEY_OPTIONS:
         entries = await _settle_items(session, principal, case, option, invoices)
     elif option.kind is OptionKind.INSTALMENTS:
         for seq, instalment in enumerate(option.schedule, start=1):

@@ -26,12 +26,12 @@ from backend.auth.principal import Principal
 from backend.disputes import portal as disputes
 from backend.disputes.models import (
     ACTIVE_STATES,
+    MONEY_OPTIONS,
     OPTION_LABELS,
     PROPOSAL_LABELS,
     STATE_LABELS,
     DisputePhase,
     DisputeState,
-    OptionKind,
 )
 from backend.disputes.service import Attachment, DisputableInvoice, ItemInput
 from backend.errors import Conflict, DomainError, ValidationFailed
@@ -88,7 +88,6 @@ EVENT_LABELS = {
 }
 RESPONSE_LABELS = {"accept": _("Accepted"), "counter": _("Counter-proposal"), "decline": _("Declined")}
 ENTRY_LABELS = {"credit_note": _("Credit note"), "write_off": _("Write-off"), "adjustment": _("Invoice corrected")}
-MONEY_OPTIONS = frozenset({OptionKind.CREDIT_NOTE, OptionKind.DISCOUNT, OptionKind.PRICE_CORRECTION, OptionKind.WRITE_OFF})
 
 
 @dataclass

@@ -25,6 +25,7 @@ from backend.disputes.models import (
     ACTIVE_STATES,
     APPROVAL_LABELS,
     CHANNEL_LABELS,
+    MONEY_OPTIONS,
     OPTION_LABELS,
     OUTCOME_LABELS,
     PHASE_LABELS,
@@ -33,7 +34,6 @@ from backend.disputes.models import (
     TASK_LABELS,
     CodeKind,
     DisputeState,
-    OptionKind,
     Outcome,
     ProposalStatus,
 )
@@ -106,8 +106,6 @@ EVENT_LABELS = {
 }
 RESPONSE_LABELS = {"accept": _("Accepted"), "counter": _("Countered"), "decline": _("Declined")}
 ENTRY_LABELS = {"credit_note": _("Credit note"), "write_off": _("Write-off"), "adjustment": _("Adjustment")}
-# Options whose amount is credited, discounted, corrected or written off; the others carry none.
-MONEY_OPTIONS = frozenset({OptionKind.CREDIT_NOTE, OptionKind.DISCOUNT, OptionKind.PRICE_CORRECTION, OptionKind.WRITE_OFF})
 
 
 @dataclass
