@@ -1,0 +1,29 @@
+"""Service levels, case timers and escalation actions (issue 7).
+
+Revision ID: 0008
+Revises: 0007
+Create Date: 2026-11-25 19:00:00
+"""
+
+import sqlalchemy as sa  # noqa: F401 - the columns come with the issue
+from alembic import op
+
+from backend.db.rls import tenant_policy_statements
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+TENANT_TABLES: tuple[str, ...] = ()
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for table_name in TENANT_TABLES:
+            for statement in tenant_policy_statements(table_name):
+                op.execute(statement)
+
+
+def downgrade() -> None:
+    pass
