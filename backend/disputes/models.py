@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -192,6 +193,20 @@ class DisputeSettings(TenantOwned, Model):
     approval_thresholds: Mapped[dict] = mapped_column(JSON, default=dict)
     # Days without agreement after which a case is put forward for legal collection or a claim.
     escalation_days: Mapped[int] = mapped_column(Integer, default=90)
+    # Where a case without agreement after `escalation_days` is put forward: legal | claim.
+    escalation_route: Mapped[str] = mapped_column(String(8), default="legal")
+    # Service levels, in business days on the tenant's calendar (backend.disputes.timers).
+    acknowledge_days: Mapped[int] = mapped_column(Integer, default=2)
+    evaluate_days: Mapped[int] = mapped_column(Integer, default=10)
+    respond_days: Mapped[int] = mapped_column(Integer, default=3)
+    agree_days: Mapped[int] = mapped_column(Integer, default=30)
+    phase_early_days: Mapped[int] = mapped_column(Integer, default=10)
+    phase_middle_days: Mapped[int] = mapped_column(Integer, default=20)
+    phase_late_days: Mapped[int] = mapped_column(Integer, default=30)
+    # Calendar days before a hard deadline (a chargeback's evidence due date, an insurer's) the owner is told.
+    deadline_notice_days: Mapped[int] = mapped_column(Integer, default=3)
+    # Business days an instalment may stay unpaid after its due date before it counts as missed.
+    instalment_grace_days: Mapped[int] = mapped_column(Integer, default=3)
     next_case_number: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -245,6 +260,14 @@ class DisputeCase(TenantOwned, Model):
         Index("ix_dispute_cases_tenant_id_state_opened_on", "tenant_id", "state", "opened_on"),
         Index("ix_dispute_cases_tenant_id_buyer_id", "tenant_id", "buyer_id"),
         Index("ix_dispute_cases_tenant_id_owner_user_id", "tenant_id", "owner_user_id"),
+        # The escalation sweep's one range scan across tenants (like a token look-up, not led by
+        # tenant_id): only cases with a timer to watch are in it.
+        Index(
+            "ix_dispute_cases_next_timer_at",
+            "next_timer_at",
+            postgresql_where=text("next_timer_at IS NOT NULL"),
+            sqlite_where=text("next_timer_at IS NOT NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -273,9 +296,38 @@ class DisputeCase(TenantOwned, Model):
     state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     phase_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None]
+    # A deadline in calendar time that is not the tenant's to move (Stripe's evidence due date, an insurer's).
+    hard_deadline_at: Mapped[datetime | None]
+    # The earliest step of the case's timers still to come, and its timer (kept by backend.disputes.timers).
+    next_timer_at: Mapped[datetime | None]
+    next_timer: Mapped[str | None] = mapped_column(String(16))
+    # legal | claim: put forward to the team after the escalation day without agreement; the team decides.
+    escalation_proposal: Mapped[str | None] = mapped_column(String(8))
+    plan_broken_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class TimerStep(TenantOwned, Model):
+    """One step of a case's timer that has been taken (or passed over, superseded by a later one):
+    the unique key makes a repeated sweep or a redelivered job do it once."""
+
+    __tablename__ = "dispute_timer_steps"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "case_id", "timer", "anchor", "step"),
+        _tenant_fk(["case_id"], "dispute_cases"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    case_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    timer: Mapped[str] = mapped_column(String(16))
+    # What started the timer (a buyer's message, an instalment, the phase entered): a new anchor is a new timer.
+    anchor: Mapped[str] = mapped_column(String(64))
+    step: Mapped[str] = mapped_column(String(24))
+    due_at: Mapped[datetime]
+    taken_at: Mapped[datetime]
+    skipped: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class DisputeItem(TenantOwned, Model):
