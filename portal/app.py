@@ -32,6 +32,7 @@ from backend.http.auth import AuthenticationMiddleware, audience_of
 from backend.http.deps import DEPENDENCIES
 from backend.http.errors import domain_error_as_json, invalid_input_as_json
 from backend.i18n import _, gettext, ngettext
+from backend.payments.api import stripe_router
 from portal import web
 from portal.buyer.access import PortalAccessController
 from portal.buyer.account import PortalAccountController
@@ -150,6 +151,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
     return Litestar(
         route_handlers=[
             api_router(),
+            stripe_router(),
             healthz,
             readiness(broker_ping),
             static,
@@ -185,8 +187,9 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             cookie_httponly=True,
             cookie_samesite="lax",
             header_name="x-csrftoken",
-            # API calls authenticate with a bearer key, which a browser never attaches by itself.
-            exclude=["^/api/", "^/healthz$", "^/readyz$"],
+            # API calls authenticate with a bearer key, which a browser never attaches by itself; Stripe's
+            # webhook with its signature over the body.
+            exclude=["^/api/", "^/stripe/webhook$", "^/healthz$", "^/readyz$"],
         ),
         template_config=_templates(),
         exception_handlers={

@@ -32,6 +32,7 @@ from backend.invoices.models import (
     StoredFile,
 )
 from backend.jobs.models import JobExecution, OutboxJob, SchedulerTick
+from backend.payments.models import CardDispute, PaymentAccount, PaymentAttempt, StripeEvent, TenantSubscription
 from backend.tenants.models import Membership, Tenant, User
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "AuditEvent",
     "Buyer",
     "BuyerContact",
+    "CardDispute",
     "ChecklistAnswer",
     "Delivery",
     "DisputeCase",
@@ -61,6 +63,8 @@ __all__ = [
     "Model",
     "OrderLine",
     "OutboxJob",
+    "PaymentAccount",
+    "PaymentAttempt",
     "Proposal",
     "ProposalOption",
     "PurchaseOrder",
@@ -69,7 +73,9 @@ __all__ = [
     "SignInSession",
     "SignInThrottle",
     "StoredFile",
+    "StripeEvent",
     "Tenant",
     "TenantOwned",
+    "TenantSubscription",
     "User",
 ]

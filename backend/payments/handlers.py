@@ -1,0 +1,18 @@
+"""Which code applies which Stripe event type. One table, so a reader sees every event Accord acts on.
+
+A handler takes (session, principal, event) in the event's tenant's unit of work, applies the event's
+object idempotently and order-safely, and returns a short outcome for the event log ("applied",
+"stale", "unknown payment", ...). Event types not listed are stored and marked "ignored".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.auth.principal import Principal
+
+Handler = Callable[[AsyncSession, Principal, dict], Awaitable[str | None]]
+
+HANDLERS: dict[str, Handler] = {}

@@ -1,0 +1,72 @@
+"""The webhook endpoint: only genuine Stripe events are stored, each once, and handled once by a job."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from backend.config import get_settings
+from backend.db.uow import global_unit_of_work
+from backend.payments.models import StripeEvent
+from tests.payments.stripe_fakes import event_payload, signed
+
+ENDPOINT = "/stripe/webhook"
+
+
+async def _stored() -> int:
+    async with global_unit_of_work() as session:
+        return (await session.execute(select(func.count()).select_from(StripeEvent))).scalar_one()
+
+
+async def test_a_forged_signature_is_refused_and_nothing_is_stored(client, stripe_fake):
+    before = await _stored()
+    payload = event_payload("payment_intent.succeeded", {"id": "pi_forged", "object": "payment_intent"})
+    forged = await client.post(ENDPOINT, content=payload, headers=signed(payload, "whsec_someone_else"))
+    missing = await client.post(ENDPOINT, content=payload, headers={"Content-Type": "application/json"})
+    garbled = await client.post(ENDPOINT, content=payload, headers={"Stripe-Signature": "t=1,v1=abc"})
+    # A genuine signature over another body does not carry over to this one.
+    other = event_payload("payment_intent.succeeded", {"id": "pi_other", "object": "payment_intent"})
+    swapped = await client.post(ENDPOINT, content=payload, headers=signed(other))
+    for response in (forged, missing, garbled, swapped):
+        assert response.status_code == 400, response.text
+        assert "Stripe-Signature" in response.json()["field"]
+    assert await _stored() == before
+
+
+async def test_a_signature_older_than_five_minutes_is_refused(client, stripe_fake):
+    before = await _stored()
+    payload = event_payload("payment_intent.succeeded", {"id": "pi_old", "object": "payment_intent"})
+    stale = await client.post(ENDPOINT, content=payload, headers=signed(payload, timestamp=int(time.time()) - 600))
+    assert stale.status_code == 400
+    assert await _stored() == before
+
+
+async def test_without_a_signing_secret_the_endpoint_is_off(client, stripe_fake, monkeypatch):
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "")
+    get_settings.cache_clear()
+    before = await _stored()
+    payload = event_payload("payment_intent.succeeded", {"id": "pi_any", "object": "payment_intent"})
+    response = await client.post(ENDPOINT, content=payload, headers=signed(payload))
+    assert response.status_code == 404
+    assert await _stored() == before
+
+
+async def test_an_event_of_no_tenant_is_kept_as_handled_and_enqueues_nothing(client, stripe_fake):
+    payload = event_payload("payment_intent.succeeded", {"id": "pi_stranger", "object": "payment_intent"}, account="acct_nobody")
+    response = await client.post(ENDPOINT, content=payload, headers=signed(payload))
+    assert response.status_code == 200 and response.json()["status"] == "stored"
+    again = await client.post(ENDPOINT, content=payload, headers=signed(payload))
+    assert again.json()["status"] == "duplicate"
+    event_id = json.loads(payload)["id"]
+    async with global_unit_of_work() as session:
+        event = await session.get(StripeEvent, event_id)
+        assert event.routed_tenant_id is None and event.outcome == "no tenant" and event.handled_at is not None
+
+
+@pytest.mark.parametrize("body", [b"not json", b'{"object": "event"}', b'{"id": "evt_1", "object": "charge"}'])
+async def test_a_signed_body_that_is_not_an_event_is_refused(client, stripe_fake, body):
+    response = await client.post(ENDPOINT, content=body, headers=signed(body))
+    assert response.status_code == 400

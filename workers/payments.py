@@ -1,0 +1,13 @@
+"""Payment jobs: apply a verified Stripe webhook event, once."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from backend.payments import events
+from workers.shell import tenant_actor
+
+
+@tenant_actor("payments.handle_event", max_retries=8, time_limit_ms=60_000)
+async def handle_event(session: AsyncSession, event_id: str) -> None:
+    await events.handle(session, event_id)
