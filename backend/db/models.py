@@ -32,6 +32,7 @@ from backend.invoices.models import (
     StoredFile,
 )
 from backend.jobs.models import JobExecution, OutboxJob, SchedulerTick
+from backend.notifications.models import DigestRecord, Notice, NotificationPreference, OutgoingMail
 from backend.payments.models import CardDispute, PaymentAccount, PaymentAttempt, StripeEvent, TenantSubscription
 from backend.tenants.models import Membership, Tenant, User
 
@@ -45,6 +46,7 @@ __all__ = [
     "CardDispute",
     "ChecklistAnswer",
     "Delivery",
+    "DigestRecord",
     "DisputeCase",
     "DisputeCode",
     "DisputeEvent",
@@ -61,8 +63,11 @@ __all__ = [
     "LedgerEntry",
     "Membership",
     "Model",
+    "Notice",
+    "NotificationPreference",
     "OrderLine",
     "OutboxJob",
+    "OutgoingMail",
     "PaymentAccount",
     "PaymentAttempt",
     "Proposal",
