@@ -33,10 +33,12 @@ services:
 	bash infra/services.sh ensure
 
 # The PostgreSQL + Redis run is the one that counts; the SQLite run keeps the embedded default honest.
+# The two runs share nothing (each has its own database, files folder and ports), so they run side by
+# side; each one's output is printed whole when it ends.
 test: install
 	bash infra/services.sh check || bash infra/services.sh ensure
 	bash infra/install-browser.sh
-	$(MAKE) --no-print-directory test-postgresql test-sqlite
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-postgresql test-sqlite
 
 test-postgresql: install
 	$(BIN)/python -m pytest
