@@ -150,6 +150,9 @@ class CardDispute(TenantOwned, Model):
     evidence: Mapped[dict] = mapped_column(JSON, default=dict)
     evidence_submitted_at: Mapped[datetime | None]
     evidence_submitted_by: Mapped[str | None] = mapped_column(String(320))
+    # What the chargeback took back from the paid invoices in the ledger, and what Stripe reinstated (won).
+    withdrawn_amount: Mapped[Decimal] = mapped_column(AMOUNT, default=Decimal(0), server_default="0")
+    reinstated_amount: Mapped[Decimal] = mapped_column(AMOUNT, default=Decimal(0), server_default="0")
     # Stripe's creation time of the last event applied; an older event arriving later changes nothing.
     last_event_created: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -150,6 +150,9 @@ def upgrade() -> None:
         sa.Column("evidence", sa.JSON(), nullable=False),
         sa.Column("evidence_submitted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("evidence_submitted_by", sa.String(length=320), nullable=True),
+        # What the chargeback took back from the paid invoices in the ledger, and what Stripe reinstated (won).
+        sa.Column("withdrawn_amount", sa.Numeric(precision=19, scale=4), server_default="0", nullable=False),
+        sa.Column("reinstated_amount", sa.Numeric(precision=19, scale=4), server_default="0", nullable=False),
         sa.Column("last_event_created", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
