@@ -61,6 +61,8 @@ class PaymentAccount(TenantOwned, Model):
     connected_at: Mapped[datetime] = mapped_column(default=utcnow)
     connected_by: Mapped[str] = mapped_column(String(320))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Stripe's creation time of the last account.updated applied; an older event arriving later changes nothing.
+    last_event_created: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
     # Webhook events name the account; one account is connected to one tenant (the service checks).
     __table_args__ = (Index("ix_payment_accounts_stripe_account_id", "stripe_account_id"),)

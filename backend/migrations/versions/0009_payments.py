@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.Column("connected_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("connected_by", sa.String(length=320), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_event_created", sa.BigInteger(), server_default="0", nullable=False),
         sa.ForeignKeyConstraint(
             ["tenant_id"], ["tenants.id"], name=op.f("fk_payment_accounts_tenant_id_tenants"), ondelete="RESTRICT"
         ),
