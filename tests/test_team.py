@@ -12,16 +12,17 @@ from workers.actors import broker
 
 
 async def run_jobs() -> None:
-    """Relay the outbox and let the in-process worker run what it published."""
+    """Relay the outbox and let the in-process worker run what it published, until the jobs record no more
+    (a job that queues an e-mail records the e-mail's own job)."""
     from dramatiq import Worker
 
-    await relay.relay_once()
     worker = Worker(broker, worker_threads=1)
     worker.start()
     try:
-        for queue in broker.get_declared_queues():
-            broker.join(queue, timeout=10_000)
-        worker.join()
+        while await relay.relay_once():
+            for queue in broker.get_declared_queues():
+                broker.join(queue, timeout=10_000)
+            worker.join()
     finally:
         worker.stop()
 

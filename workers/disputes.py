@@ -15,7 +15,7 @@ from backend.auth.principal import Principal, job_principal
 from backend.config import get_settings
 from backend.db.tenancy import current_tenant
 from backend.disputes import notices, service
-from backend.notifications import mailer
+from backend.notifications.sending import queue_composed
 from backend.notifications.service import (
     dispute_event_to_team,
     dispute_message_to_buyer,
@@ -24,6 +24,8 @@ from backend.notifications.service import (
     dispute_task_message,
 )
 from workers.shell import tenant_actor
+
+MESSAGE_MAIL = "disputes.message"
 
 
 def _job(session: AsyncSession, name: str) -> Principal:
@@ -38,25 +40,25 @@ async def check_settled(session: AsyncSession, case_id: str) -> None:
 @tenant_actor("disputes.notify_message", max_retries=8, time_limit_ms=60_000)
 async def notify_message(session: AsyncSession, message_id: str) -> None:
     team, buyer_side = await notices.message_notices(session, uuid.UUID(message_id), get_settings().base_url)
-    # Sent before the job's claim commits: a failed commit sends again rather than never.
+    # Queued with this job's claim, and each sent once by its own mail job.
     for notice in team:
-        mailer.send(dispute_message_to_team(notice))
+        queue_composed(session, dispute_message_to_team(notice), kind=MESSAGE_MAIL)
     for notice in buyer_side:
-        mailer.send(dispute_message_to_buyer(notice))
+        queue_composed(session, dispute_message_to_buyer(notice), kind=MESSAGE_MAIL)
 
 
 @tenant_actor("disputes.notify_proposal", max_retries=8, time_limit_ms=60_000)
 async def notify_proposal(session: AsyncSession, proposal_id: str) -> None:
     # A proposal withdrawn or answered before the job ran is told to no one.
     for notice in await notices.proposal_notices(session, uuid.UUID(proposal_id), get_settings().base_url):
-        mailer.send(dispute_proposal_to_buyer(notice))
+        queue_composed(session, dispute_proposal_to_buyer(notice), kind="disputes.proposal")
 
 
 @tenant_actor("disputes.notify_task", max_retries=8, time_limit_ms=60_000)
 async def notify_task(session: AsyncSession, task_id: str) -> None:
     notice = await notices.task_notice(session, uuid.UUID(task_id), get_settings().base_url)
     if notice is not None:
-        mailer.send(dispute_task_message(notice))
+        queue_composed(session, dispute_task_message(notice), kind="disputes.task")
 
 
 @tenant_actor("disputes.notify_team", max_retries=8, time_limit_ms=60_000)
@@ -72,4 +74,4 @@ async def notify_team(
         proposal_id=uuid.UUID(proposal_id) if proposal_id else None,
         files=tuple(files or ()),
     ):
-        mailer.send(dispute_event_to_team(notice))
+        queue_composed(session, dispute_event_to_team(notice), kind=f"disputes.{event}")

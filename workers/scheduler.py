@@ -28,7 +28,10 @@ class Periodic:
         return int(now.timestamp() // self.every.total_seconds())
 
 
-SCHEDULE = (Periodic("maintenance.forget_expired", timedelta(minutes=15)),)
+SCHEDULE = (
+    Periodic("maintenance.forget_expired", timedelta(minutes=15)),
+    Periodic("notifications.sweep", timedelta(minutes=15)),  # mail a broker lost; the daily digest
+)
 
 
 async def tick(now: datetime | None = None, schedule: tuple[Periodic, ...] = SCHEDULE) -> list[str]:
