@@ -30,6 +30,8 @@ class Periodic:
 
 SCHEDULE = (
     Periodic("maintenance.forget_expired", timedelta(minutes=15)),
+    # Service-level timers fall due at the end of a local business day, or a reminder's hour: five minutes late at most.
+    Periodic("disputes.sweep_timers", timedelta(minutes=5)),
     Periodic("notifications.sweep", timedelta(minutes=15)),  # mail a broker lost; the daily digest
 )
 

@@ -25,7 +25,7 @@ from backend.buyers.models import Buyer
 from backend.buyers.repository import BuyerRepository
 from backend.db.base import utcnow
 from backend.db.tenancy import current_tenant
-from backend.disputes import holds
+from backend.disputes import holds, timers
 from backend.disputes.codes import ANSWERS, CHECKLIST, TEAMS, Code, default_codes
 from backend.disputes.models import (
     ACTIVE_STATES,
@@ -161,6 +161,7 @@ def _log(
         )
     )
     audit.record(session, principal.actor(), f"dispute.{kind}", "dispute", case.id, before=before, after=after or data)
+    timers.refresh_at_commit(session, case.id)  # its next deadline, once all of the transaction's changes are in
 
 
 async def _case_for_change(
