@@ -175,6 +175,8 @@ class TenantSubscription(TenantOwned, Model):
     cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
     last_invoice_status: Mapped[str | None] = mapped_column(String(32))
     last_event_created: Mapped[int] = mapped_column(BigInteger, default=0)
+    # Invoices are ordered among themselves: a late "payment_failed" must not undo a newer "paid".
+    last_invoice_event_created: Mapped[int] = mapped_column(BigInteger, default=0)
     seats_warning_sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("cancel_at_period_end", sa.Boolean(), nullable=False),
         sa.Column("last_invoice_status", sa.String(length=32), nullable=True),
         sa.Column("last_event_created", sa.BigInteger(), nullable=False),
+        sa.Column("last_invoice_event_created", sa.BigInteger(), nullable=False),
         sa.Column("seats_warning_sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
