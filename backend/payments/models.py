@@ -95,6 +95,9 @@ class PaymentAttempt(TenantOwned, Model):
     payment_intent_id: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[AttemptStatus] = mapped_column(_enum(AttemptStatus, 16), default=AttemptStatus.OPEN)
     refunded_amount: Mapped[Decimal] = mapped_column(AMOUNT, default=Decimal(0))
+    # Of what Stripe refunded, what the ledger already carries: a refund known before its payment is
+    # applied waits here, and is recorded right after the payment.
+    refund_recorded_amount: Mapped[Decimal] = mapped_column(AMOUNT, default=Decimal(0), server_default="0")
     ledger_entry_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     failure_message: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(320))

@@ -103,6 +103,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("refunded_amount", sa.Numeric(precision=19, scale=4), nullable=False),
+        sa.Column("refund_recorded_amount", sa.Numeric(precision=19, scale=4), server_default="0", nullable=False),
         sa.Column("ledger_entry_id", sa.Uuid(), nullable=True),
         sa.Column("failure_message", sa.Text(), nullable=True),
         sa.Column("created_by", sa.String(length=320), nullable=False),
