@@ -108,7 +108,7 @@ async def test_a_worker_killed_mid_send_loses_nothing_and_the_next_sends_the_mai
         await _wait_for(
             lambda: asyncio.to_thread(smtp.held.is_set), "the first worker to reach the SMTP server", logs=("killed-worker",)
         )
-        first, first_log = workers[0]
+        first, _log = workers[0]
         os.kill(first.pid, signal.SIGKILL)
         first.wait(timeout=10)
         smtp.release.set()
