@@ -43,11 +43,7 @@ async def plan(session: AsyncSession, now: datetime | None = None) -> int:
     now = now or utcnow()
     tenants = await AllTenantsNotificationRepository(session).tenants_with_digest_readers()
     for tenant_id in tenants:
-        session.add(
-            OutboxJob(
-                tenant_id=tenant_id, actor=TENANT_ACTOR, payload={"day": now.date().isoformat()}, created_at=now, available_at=now
-            )
-        )
+        session.add(OutboxJob(tenant_id=tenant_id, actor=TENANT_ACTOR, payload={"day": now.date().isoformat()}))
     return len(tenants)
 
 

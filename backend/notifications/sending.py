@@ -118,9 +118,7 @@ async def requeue_stalled(session: AsyncSession, now: datetime | None = None, li
     now = now or utcnow()
     stalled = await AllTenantsNotificationRepository(session).stalled_mails(now - STALLED_AFTER, limit)
     for tenant_id, mail_id in stalled:
-        session.add(
-            OutboxJob(tenant_id=tenant_id, actor=SEND_ACTOR, payload={"mail_id": str(mail_id)}, created_at=now, available_at=now)
-        )
+        session.add(OutboxJob(tenant_id=tenant_id, actor=SEND_ACTOR, payload={"mail_id": str(mail_id)}))
     return len(stalled)
 
 
