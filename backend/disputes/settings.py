@@ -23,6 +23,7 @@ from backend.auth.principal import Principal
 from backend.buyers.repository import BuyerRepository
 from backend.db.base import utcnow
 from backend.disputes import service as disputes
+from backend.disputes import timers
 from backend.disputes.codes import Code, default_codes
 from backend.disputes.models import CodeKind, DisputeCode, DisputeSettings, RoutingRule
 from backend.disputes.repository import DisputeRepository
@@ -147,6 +148,81 @@ async def update_settings(session: AsyncSession, principal: Principal, data: Set
             before=_audit_view(before),
             after=_audit_view(after),
         )
+        if after.escalation_days != before.escalation_days:
+            await timers.levels_changed(session)
+    return after
+
+
+# --- service levels ------------------------------------------------------------------------------
+
+# Whole days each service level may be set to: business days, but for the notice before a hard
+# deadline, which counts calendar days like the deadline itself.
+SERVICE_LEVEL_LIMITS = {
+    "acknowledge_days": (1, 30),
+    "evaluate_days": (1, 60),
+    "respond_days": (1, 30),
+    "agree_days": (1, 250),
+    "phase_early_days": (1, 120),
+    "phase_middle_days": (1, 120),
+    "phase_late_days": (1, 120),
+    "deadline_notice_days": (1, 30),
+    "instalment_grace_days": (1, 30),
+}
+
+
+def _levels_audit_view(levels: timers.ServiceLevels) -> dict:
+    return {name: getattr(levels, name) for name in (*SERVICE_LEVEL_LIMITS, "escalation_route")}
+
+
+async def get_service_levels(session: AsyncSession, principal: Principal) -> timers.ServiceLevels:
+    require(principal, Permission.READ_LEDGER)
+    return timers.service_levels(await disputes.dispute_settings(session))
+
+
+def _checked_level(name: str, raw: int | str | None) -> int:
+    low, high = SERVICE_LEVEL_LIMITS[name]
+    try:
+        days = int(str(raw).strip()) if raw not in (None, "") and not isinstance(raw, bool) else None
+    except ValueError:
+        days = None
+    if days is None or not low <= days <= high:
+        message = (
+            _("Give a whole number of calendar days from %(low)s to %(high)s.")
+            if name == "deadline_notice_days"
+            else _("Give a whole number of business days from %(low)s to %(high)s.")
+        )
+        raise ValidationFailed(message, field=name, params={"low": low, "high": high})
+    return days
+
+
+async def update_service_levels(
+    session: AsyncSession, principal: Principal, data: Mapping[str, int | str | None]
+) -> timers.ServiceLevels:
+    """Replace the service levels and the escalation route; cases in progress follow them from the next sweep."""
+    require(principal, Permission.APPROVE_LEDGER)
+    checked = {name: _checked_level(name, data.get(name)) for name in SERVICE_LEVEL_LIMITS}
+    route = str(data.get("escalation_route") or "").strip()
+    if route not in timers.ROUTES:
+        raise ValidationFailed(_("Escalate to legal collection (legal) or an insurance claim (claim)."), field="escalation_route")
+    settings = await DisputeRepository(session).settings_for_update()
+    before = timers.service_levels(settings)
+    for name, days in checked.items():
+        setattr(settings, name, days)
+    settings.escalation_route = route
+    settings.updated_at = utcnow()
+    await session.flush()
+    after = timers.service_levels(settings)
+    if after != before:
+        audit.record(
+            session,
+            principal.actor(),
+            "dispute_settings.service_levels_changed",
+            "dispute_settings",
+            principal.tenant_id,
+            before=_levels_audit_view(before),
+            after=_levels_audit_view(after),
+        )
+        await timers.levels_changed(session)
     return after
 
 

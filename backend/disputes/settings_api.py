@@ -60,6 +60,41 @@ class DisputeSettingsIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 @dataclass
+class ServiceLevelsOut:
+    # Business days on the tenant's calendar (its country's weekends and public holidays, its time zone).
+    acknowledge_days: int
+    evaluate_days: int
+    respond_days: int
+    agree_days: int
+    phase_early_days: int
+    phase_middle_days: int
+    phase_late_days: int
+    # Calendar days before a hard deadline (a chargeback's evidence due date) that the owner is told.
+    deadline_notice_days: int
+    instalment_grace_days: int
+    # legal | claim: what a case without agreement after `escalation_days` is put forward for.
+    escalation_route: str
+    escalation_days: int
+
+    @classmethod
+    def of(cls, levels) -> ServiceLevelsOut:
+        return cls(**{name: getattr(levels, name) for name in cls.__dataclass_fields__})
+
+
+class ServiceLevelsIn(msgspec.Struct, forbid_unknown_fields=True):
+    acknowledge_days: Annotated[int, msgspec.Meta(description="To acknowledge a new case: 1 to 30 business days")]
+    evaluate_days: Annotated[int, msgspec.Meta(description="To finish the evaluation, from the day raised: 1 to 60")]
+    respond_days: Annotated[int, msgspec.Meta(description="To answer the buyer (and before the buyer is reminded): 1 to 30")]
+    agree_days: Annotated[int, msgspec.Meta(description="To reach agreement, from the day raised: 1 to 250")]
+    phase_early_days: Annotated[int, msgspec.Meta(description="Early phase limit: 1 to 120")]
+    phase_middle_days: Annotated[int, msgspec.Meta(description="Middle phase limit: 1 to 120")]
+    phase_late_days: Annotated[int, msgspec.Meta(description="Late phase limit: 1 to 120")]
+    deadline_notice_days: Annotated[int, msgspec.Meta(description="Calendar days of notice before a hard deadline: 1 to 30")]
+    instalment_grace_days: Annotated[int, msgspec.Meta(description="Before an unpaid instalment counts as missed: 1 to 30")]
+    escalation_route: Annotated[str, msgspec.Meta(max_length=8, description="legal or claim")]
+
+
+@dataclass
 class CodeOut:
     code: str
     label_en: str
@@ -184,6 +219,20 @@ class DisputeSettingsController(Controller):
     )
     async def replace_settings(self, db: AsyncSession, principal: Principal, data: DisputeSettingsIn) -> DisputeSettingsOut:
         return DisputeSettingsOut.of(await settings.update_settings(db, principal, data.to_input()))
+
+    @get("/service-levels", summary="The service levels every case is timed by")
+    async def get_service_levels(self, db: AsyncSession, principal: Principal) -> ServiceLevelsOut:
+        return ServiceLevelsOut.of(await settings.get_service_levels(db, principal))
+
+    @put(
+        "/service-levels",
+        summary="Replace the service levels and the escalation route",
+        description=f"{CHANGE} Days outside their range or a route other than legal or claim answer 422 naming the field; "
+        "cases in progress follow the new levels from the next sweep (within five minutes).",
+    )
+    async def replace_service_levels(self, db: AsyncSession, principal: Principal, data: ServiceLevelsIn) -> ServiceLevelsOut:
+        levels = await settings.update_service_levels(db, principal, msgspec.structs.asdict(data))
+        return ServiceLevelsOut.of(levels)
 
     @get(
         "/codes/{kind:str}",

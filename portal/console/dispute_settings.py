@@ -35,6 +35,19 @@ KINDS = {
     ),
     CodeKind.ROOT_CAUSE: (_("Root causes"), _("What the evaluation found to be the cause, recorded when a case is resolved.")),
 }
+# The service levels' fields, in the order the form shows them.
+LEVEL_LABELS = (
+    ("acknowledge_days", _("Acknowledge a new case within (business days)")),
+    ("evaluate_days", _("Finish the evaluation within (business days from the day raised)")),
+    ("respond_days", _("Answer the buyer within (business days); the buyer is reminded after as long")),
+    ("agree_days", _("Reach agreement within (business days from the day raised)")),
+    ("phase_early_days", _("Early phase, keep the relationship, at most (business days)")),
+    ("phase_middle_days", _("Middle phase, reach consensus, at most (business days)")),
+    ("phase_late_days", _("Late phase, carry out the agreement, at most (business days)")),
+    ("deadline_notice_days", _("Warn the owner before a hard deadline (calendar days)")),
+    ("instalment_grace_days", _("An unpaid instalment counts as missed after (business days)")),
+)
+ROUTE_LABELS = (("legal", _("Legal collection")), ("claim", _("An insurance claim")))
 # The buyers offered by a rule's buyer list, by name.
 BUYER_CHOICES = 500
 RULE_FIELDS = ("name", "reason_code", "buyer_id", "min_amount", "currency", "owner_user_id")
@@ -74,6 +87,7 @@ class DisputeSettingsController(Controller):
         typed: dict | None = None,
     ) -> Response:
         view = await settings.get_settings(db, principal)
+        levels = await settings.get_service_levels(db, principal)
         language = current_language.get()
         codes = {kind: await settings.list_codes(db, principal, kind) for kind in KINDS}
         rules = await settings.list_rules(db, principal)
@@ -88,6 +102,9 @@ class DisputeSettingsController(Controller):
             "console/dispute_settings.html",
             status_code=status_code,
             view=view,
+            levels=levels,
+            level_fields=[(name, gettext(label)) for name, label in LEVEL_LABELS],
+            route_labels=[(route, gettext(label)) for route, label in ROUTE_LABELS],
             general_fields=[
                 "escalation_days",
                 "new_currency",
@@ -159,6 +176,19 @@ class DisputeSettingsController(Controller):
                 error.field = f"threshold_{currency}" if currency in current.approval_thresholds else "new_threshold"
             return await self._refused(request, db, principal, "general", error, typed)
         return await self._done(request, db, principal, "general", "general")
+
+    # --- service levels -----------------------------------------------------------------------------
+
+    @post("/service-levels")
+    async def change_service_levels(self, request: Request, db: AsyncSession, principal: Principal) -> Response:
+        require(principal, Permission.APPROVE_LEDGER)
+        form = await request.form()
+        typed = {name: str(form.get(name) or "") for name in (*settings.SERVICE_LEVEL_LIMITS, "escalation_route")}
+        try:
+            await settings.update_service_levels(db, principal, typed)
+        except FORM_ERRORS as error:
+            return await self._refused(request, db, principal, "levels", error, typed)
+        return await self._done(request, db, principal, "levels", "levels")
 
     # --- reasons and root causes ------------------------------------------------------------------
 
