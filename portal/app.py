@@ -38,6 +38,7 @@ from portal.buyer.access import PortalAccessController
 from portal.buyer.account import PortalAccountController
 from portal.buyer.common import PORTAL_DEPENDENCIES
 from portal.buyer.disputes import PortalDisputesController
+from portal.buyer.notifications import PortalNotificationController, UnsubscribeController
 from portal.buyer.pages import PortalPagesController
 from portal.console import api_keys, audit_trail, home, invitations, sign_in, team
 from portal.console.buyers import BuyerController
@@ -48,6 +49,7 @@ from portal.console.imports import ImportPageController
 from portal.console.invoice_checks import InvoiceChecksController
 from portal.console.invoice_forms import InvoiceFormController
 from portal.console.invoices import InvoiceController
+from portal.console.notifications import NotificationController
 from portal.console.portal_settings import PortalSettingsController
 from portal.console.statements import StatementPageController
 
@@ -177,6 +179,9 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             PortalAccountController,
             PortalPagesController,
             PortalDisputesController,
+            NotificationController,
+            PortalNotificationController,
+            UnsubscribeController,
         ],
         dependencies={**DEPENDENCIES, **PORTAL_DEPENDENCIES},
         middleware=[AuthenticationMiddleware(), web.WebContextMiddleware()],

@@ -22,6 +22,7 @@ from backend.db.uow import tenant_unit_of_work
 from backend.errors import NotFound, ValidationFailed
 from backend.http.auth import client_ip, expired_session_cookie, session_cookie
 from backend.i18n import _, gettext, normalise
+from backend.notifications import inbox, kinds
 from backend.tenants.service import Branding, brand_logo, branding_by_slug
 from portal import web
 from portal.buyer.access import safe_portal_next
@@ -87,6 +88,9 @@ class PortalAccountController(Controller):
             has_password=await access.has_password(contact),
             portals=await access.portals_of(contact),
             notification_labels=NOTIFICATION_LABELS,
+            reminder_groups=kinds.GROUPS,
+            delivery_labels=inbox.DELIVERY_LABELS,
+            deliveries=extra.pop("deliveries", None) or await inbox.deliveries(portal_db, contact),
             **extra,
         )
 
@@ -134,6 +138,10 @@ class PortalAccountController(Controller):
                 contact,
                 language=language or None,
                 notifications={kind: kind in chosen for kind in access.NOTIFICATION_KINDS},
+            )
+            # Reminders, escalations and instalments: at once, in a daily digest, or not by e-mail.
+            await inbox.set_deliveries(
+                portal_db, contact, {g: str(data[g]) for g in kinds.GROUP_KEYS if isinstance(data.get(g), str)}
             )
         except ValidationFailed as error:
             await portal_db.rollback()
