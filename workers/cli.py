@@ -23,16 +23,20 @@ def worker(threads: int) -> None:
 
 
 @click.command("scheduler")
-def scheduler() -> None:
+@click.option("--tick", default=5.0, show_default=True, type=float, help="Seconds between looks at the schedule.")
+@click.option("--every", type=float, default=None, help="Fire every job each this many seconds instead of its own interval.")
+def scheduler(tick: float, every: float | None) -> None:
     """Fire periodic jobs; two of these running at once still fire each job once per interval."""
     from workers import scheduler as periodic
+
+    schedule = periodic.every(every) if every else periodic.SCHEDULE
 
     async def run() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await periodic.run_forever(stop)
+        await periodic.run_forever(stop, tick, schedule)
 
     asyncio.run(run())
 

@@ -48,10 +48,15 @@ async def tick(now: datetime | None = None, schedule: tuple[Periodic, ...] = SCH
     return fired
 
 
-async def run_forever(stop: asyncio.Event, interval: float = 5.0) -> None:
+def every(seconds: float, schedule: tuple[Periodic, ...] = SCHEDULE) -> tuple[Periodic, ...]:
+    """The schedule with every job fired each `seconds` (a test, or a demo that wants to see it move)."""
+    return tuple(Periodic(periodic.actor, timedelta(seconds=seconds)) for periodic in schedule)
+
+
+async def run_forever(stop: asyncio.Event, interval: float = 5.0, schedule: tuple[Periodic, ...] = SCHEDULE) -> None:
     while not stop.is_set():
         try:
-            await tick()
+            await tick(schedule=schedule)
         except Exception:
             log.exception("scheduler round failed")
         with contextlib.suppress(TimeoutError):
