@@ -12,7 +12,15 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.principal import Principal
+from backend.payments import subscriptions
 
 Handler = Callable[[AsyncSession, Principal, dict], Awaitable[str | None]]
 
-HANDLERS: dict[str, Handler] = {}
+HANDLERS: dict[str, Handler] = {
+    # Tenants' subscriptions to Accord (state from the subscription; Checkout's completion is not needed).
+    "customer.subscription.created": subscriptions.apply_subscription_event,
+    "customer.subscription.updated": subscriptions.apply_subscription_event,
+    "customer.subscription.deleted": subscriptions.apply_subscription_event,
+    "invoice.paid": subscriptions.apply_invoice_event,
+    "invoice.payment_failed": subscriptions.apply_invoice_event,
+}
