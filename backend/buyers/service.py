@@ -18,6 +18,7 @@ from backend.db.base import utcnow
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.i18n import _, normalise
 from backend.money import is_currency, parse_decimal, storable
+from backend.payments import subscriptions
 from backend.tenants.service import normalise_email
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -130,6 +131,7 @@ async def create_buyer(session: AsyncSession, principal: Principal, data: BuyerI
     values = await _validated(session, data, None)
     if values["credit_limit"] is not None:
         require(principal, Permission.APPROVE_LEDGER)
+    await subscriptions.check_room(session, principal, "buyers")
     buyer = Buyer(**values)
     session.add(buyer)
     await session.flush()

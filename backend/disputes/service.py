@@ -61,6 +61,7 @@ from backend.invoices import service as ledger
 from backend.invoices.models import EntryKind, Invoice, InvoiceLine, StoredFile
 from backend.invoices.repository import OPEN_STATUSES, InvoiceRepository
 from backend.money import ZERO, parse_decimal, round_money, storable
+from backend.payments import subscriptions
 
 EVIDENCE_FILE = "dispute"  # the team's own evidence: never shown to the buyer
 BUYER_EVIDENCE_FILE = "dispute_buyer_evidence"  # what the buyer uploaded in the portal: both sides see it
@@ -424,6 +425,7 @@ async def _register(session: AsyncSession, principal: Principal, data: NewCase) 
         await _check_member(session, data.owner_user_id, "owner_user_id", Permission.WORK_DISPUTES)
     currency, items = await _checked_items(session, buyer, data.items)
     total = sum((amount for _i, _l, amount in items), ZERO)
+    await subscriptions.check_room(session, principal, "disputes")
     settings = await DisputeRepository(session).settings_for_update()
     number = f"D-{opened_on:%Y}-{settings.next_case_number:05d}"
     settings.next_case_number += 1

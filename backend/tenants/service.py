@@ -26,6 +26,7 @@ from backend.errors import Conflict, DomainError, NotFound, ValidationFailed
 from backend.files import uploads
 from backend.i18n import _
 from backend.jobs import service as jobs
+from backend.payments import subscriptions
 from backend.tenants.models import Membership, MembershipStatus, Role, Tenant, User
 from backend.tenants.repository import (
     AllTenantsMembershipRepository,
@@ -173,6 +174,7 @@ async def invite_member(
         await session.flush()
     elif await MembershipRepository(session).of_user(user.id):
         raise Conflict(_("This person is already a member of your team."), field="email")
+    await subscriptions.check_room(session, principal, "users")
     membership = Membership(user_id=user.id, role=new_role, status=MembershipStatus.INVITED, invited_by=principal.id)
     session.add(membership)
     await session.flush()
