@@ -74,6 +74,7 @@ class Channel(enum.StrEnum):
     EMAIL = "email"
     PHONE = "phone"
     API = "api"
+    CARD = "card"  # a chargeback on the supplier's Stripe account (backend.payments.chargebacks)
 
 
 class Outcome(enum.StrEnum):
@@ -143,6 +144,7 @@ CHANNEL_LABELS = {
     Channel.EMAIL: _("E-mail"),
     Channel.PHONE: _("Phone"),
     Channel.API: _("API"),
+    Channel.CARD: _("Card chargeback"),
 }
 OUTCOME_LABELS = {
     Outcome.VALID: _("Valid"),

@@ -11,7 +11,7 @@ import asyncio
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import BinaryIO
 
@@ -1605,6 +1605,65 @@ async def check_settled(session: AsyncSession, principal: Principal, case_id: uu
     await holds.rehold(session, [entry.invoice.id for entry in invoices])
     _log(session, principal, case, "closed_settled", before=before, after=case_view(case), collected=str(case.collected_amount))
     return True
+
+
+# --- what happens outside Accord: a card network's chargeback (backend.payments.chargebacks) -------
+
+KEEP_DEADLINE = object()  # note_external leaves the case's hard deadline as it is
+
+
+async def note_external(
+    session: AsyncSession,
+    principal: Principal,
+    case_id: uuid.UUID,
+    kind: str,
+    *,
+    hard_deadline_at: datetime | object | None = KEEP_DEADLINE,
+    **data,
+) -> DisputeCase:
+    """A fact about the case from outside Accord (Stripe's, on a chargeback) on its timeline and in the
+    audit trail; it may move the calendar deadline that is not the tenant's to move (the evidence due date)."""
+    case = await _case_for_change(session, principal, case_id, None, Permission.WORK_DISPUTES)
+    before = {"hard_deadline_at": case.hard_deadline_at.isoformat() if case.hard_deadline_at else None}
+    if hard_deadline_at is not KEEP_DEADLINE and case.hard_deadline_at != hard_deadline_at:
+        case.hard_deadline_at = hard_deadline_at
+        await session.flush()
+    after = {"hard_deadline_at": case.hard_deadline_at.isoformat() if case.hard_deadline_at else None, **data}
+    _log(session, principal, case, kind, before=before, after=after, **data)
+    return case
+
+
+async def close_on_external_decision(
+    session: AsyncSession,
+    principal: Principal,
+    case_id: uuid.UUID,
+    kind: str,
+    *,
+    outcome: Outcome,
+    note: str,
+    collected: Decimal = ZERO,
+    **data,
+) -> DisputeCase | None:
+    """A decision taken outside Accord ends the case in progress (the card network's ruling on a
+    chargeback): resolved with that outcome, what it held released, nothing left open behind it. A case
+    the team already closed stays as it is (None)."""
+    case = await _case_for_change(session, principal, case_id, None, Permission.WORK_DISPUTES)
+    if case.state not in ACTIVE_STATES:
+        return None
+    before = case_view(case)
+    if case.state is DisputeState.AGREED:
+        await _drop_pending_approvals(session, principal, case, DisputeState.RESOLVED)
+    case.outcome = outcome
+    case.resolution_note = _text(note, "note")
+    case.collected_amount = collected
+    case.hard_deadline_at = None
+    case.state = DisputeState.RESOLVED  # every state in progress may end this way: the decision is not ours
+    case.state_changed_at = case.closed_at = utcnow()
+    await _wind_down(session, principal, case)
+    await session.flush()
+    await holds.rehold(session, await _invoice_ids(session, case))
+    _log(session, principal, case, kind, before=before, after=case_view(case), outcome=outcome.value, **data)
+    return case
 
 
 # --- around the case: similar cases, the buyer's profile -----------------------------------------

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.principal import Principal
-from backend.payments import subscriptions
+from backend.payments import chargebacks, subscriptions
 
 Handler = Callable[[AsyncSession, Principal, dict], Awaitable[str | None]]
 
@@ -23,4 +23,10 @@ HANDLERS: dict[str, Handler] = {
     "customer.subscription.deleted": subscriptions.apply_subscription_event,
     "invoice.paid": subscriptions.apply_invoice_event,
     "invoice.payment_failed": subscriptions.apply_invoice_event,
+    # Card disputes (chargebacks): each event carries the whole dispute and is applied the same way.
+    "charge.dispute.created": chargebacks.apply_event,
+    "charge.dispute.updated": chargebacks.apply_event,
+    "charge.dispute.closed": chargebacks.apply_event,
+    "charge.dispute.funds_withdrawn": chargebacks.apply_event,
+    "charge.dispute.funds_reinstated": chargebacks.apply_event,
 }

@@ -42,7 +42,7 @@ from backend.files import uploads
 from backend.i18n import _, current_language, gettext
 from backend.invoices.api import proof_file_stream
 from portal import web
-from portal.console import dispute_forms
+from portal.console import card_disputes, dispute_forms
 from portal.console.disputes import (
     EVIDENCE_ACCEPT,
     EVIDENCE_LIMIT_MB,
@@ -103,6 +103,7 @@ EVENT_LABELS = {
     "approval_withdrawn": _("Approval withdrawn: the agreement fell through"),
     "resolved": _("Resolved"),
     "closed_settled": _("Closed: paid or credited in full"),
+    **card_disputes.EVENT_LABELS,
 }
 RESPONSE_LABELS = {"accept": _("Accepted"), "counter": _("Countered"), "decline": _("Declined")}
 ENTRY_LABELS = {"credit_note": _("Credit note"), "write_off": _("Write-off"), "adjustment": _("Adjustment")}
@@ -168,6 +169,8 @@ def _timeline(details: disputes.CaseDetails, names: dict[uuid.UUID, str], reason
                 detail += " · " + causes.get(data["root_cause_code"], data["root_cause_code"])
         elif event.kind == "closed_settled":
             detail = gettext("Collected %(amount)s") % {"amount": web.money(data.get("collected"), currency)}
+        elif event.kind in card_disputes.EVENT_LABELS:
+            detail = card_disputes.event_detail(event.kind, data, currency)
         label = gettext(EVENT_LABELS[event.kind]) if event.kind in EVENT_LABELS else event.kind.replace("_", " ")
         if event.kind == "message" and data.get("answer_to"):
             label = gettext("The buyer's answer to a question")
@@ -230,6 +233,7 @@ async def case_page(
         buyer=details.buyer,
         profile=await disputes.buyer_profile(db, principal, case.buyer_id),
         similar=await disputes.similar_cases(db, principal, case.id),
+        card=await card_disputes.card_context(db, principal, case.id),
         timeline=_timeline(details, names, reasons, causes),
         ledger_entries=_ledger_entries(details),
         names=names,

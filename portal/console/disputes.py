@@ -359,7 +359,8 @@ class DisputeInboxController(Controller):
             invoices=await disputes.disputable_invoices(db, principal, buyer.id) if buyer else [],
             reasons=await disputes.codes(db, CodeKind.REASON),
             language=current_language.get(),
-            channels=CHANNEL_LABELS,
+            # Card chargebacks open their cases from Stripe's events, never by hand.
+            channels={channel: label for channel, label in CHANNEL_LABELS.items() if channel is not Channel.CARD},
             owners=[m for m in team if m.active and m.works_disputes],
             evidence_limit_mb=EVIDENCE_LIMIT_MB,
             max_files=MAX_EVIDENCE_FILES,
