@@ -41,8 +41,8 @@ from portal.buyer.disputes import PortalDisputesController
 from portal.buyer.notifications import PortalNotificationController, UnsubscribeController
 from portal.buyer.pages import PortalPagesController
 from portal.console import api_keys, audit_trail, home, invitations, sign_in, team
+from portal.console.billing import BillingController
 from portal.console.buyers import BuyerController
-from portal.console.card_disputes import CardDisputeController
 from portal.console.dispute_case import DisputeCaseController
 from portal.console.dispute_settings import DisputeSettingsController
 from portal.console.disputes import DisputeInboxController
@@ -173,9 +173,9 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             InvoiceChecksController,
             DisputeInboxController,
             DisputeCaseController,
-            CardDisputeController,
             DisputeSettingsController,
             PortalSettingsController,
+            BillingController,
             sign_in.set_language,
             PortalAccessController,
             PortalAccountController,
