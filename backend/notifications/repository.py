@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
-from sqlalchemy import distinct, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -219,7 +219,7 @@ class AllTenantsNotificationRepository:
         self.session = session
 
     async def tenants_with_digest_readers(self) -> list[uuid.UUID]:
-        statement = select(distinct(NotificationPreference.tenant_id)).where(NotificationPreference.delivery == "digest")
+        statement = select(NotificationPreference.tenant_id).where(NotificationPreference.delivery == "digest").distinct()
         return list((await self.session.scalars(statement)).all())
 
     async def stalled_mails(self, queued_before: datetime, limit: int) -> list[tuple[uuid.UUID, uuid.UUID]]:
