@@ -40,6 +40,7 @@ from portal.buyer.common import PORTAL_DEPENDENCIES
 from portal.buyer.disputes import PortalDisputesController
 from portal.buyer.notifications import PortalNotificationController, UnsubscribeController
 from portal.buyer.pages import PortalPagesController
+from portal.buyer.payments import PortalPaymentsController
 from portal.console import api_keys, audit_trail, home, invitations, sign_in, team
 from portal.console.billing import BillingController
 from portal.console.buyers import BuyerController
@@ -184,6 +185,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             NotificationController,
             PortalNotificationController,
             UnsubscribeController,
+            PortalPaymentsController,
         ],
         dependencies={**DEPENDENCIES, **PORTAL_DEPENDENCIES},
         middleware=[AuthenticationMiddleware(), web.WebContextMiddleware()],

@@ -148,6 +148,12 @@ class LedgerRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def get(self, entry_id: uuid.UUID, *, for_update: bool = False) -> LedgerEntry | None:
+        statement = select(LedgerEntry).where(LedgerEntry.id == entry_id)
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.scalars(statement)).first()
+
     async def by_document(self, kind: EntryKind, document_number: str) -> LedgerEntry | None:
         statement = select(LedgerEntry).where(LedgerEntry.kind == kind, LedgerEntry.document_number == document_number)
         return (await self.session.scalars(statement)).first()

@@ -327,10 +327,12 @@ async def record_payment(
     document_number: str | None = None,
     allocations: list[PaymentAllocation] | None = None,
     reason: str | None = None,
+    named_only: bool = False,
 ) -> LedgerEntry:
     """A payment from a buyer: to the invoices the payer named, else to the oldest open invoices first.
 
-    What finds no open invoice stays on account as the entry's unallocated amount.
+    What finds no open invoice stays on account as the entry's unallocated amount. `named_only`: only
+    the named allocations, even none (a card payment whose invoices closed meanwhile stays on account).
     """
     require(principal, Permission.EDIT_LEDGER)
     buyer = await BuyerRepository(session).get(buyer_id)
@@ -344,7 +346,8 @@ async def record_payment(
         raise ValidationFailed(_("A payment is an amount above zero."), field="amount")
     invoices = InvoiceRepository(session)
     plan: list[tuple[Invoice, Decimal]] = []
-    if allocations:
+    if allocations or named_only:
+        allocations = allocations or []
         named = sum((_amount(a.amount, currency, "allocations") for a in allocations), ZERO)
         if named > total:
             raise ValidationFailed(_("The allocations add up to more than the payment."), field="allocations")
@@ -533,6 +536,74 @@ async def record_payment_taken_back(
         invoice.id,
         before=before,
         after={**invoice_view(invoice), "entry": _entry_view(entry, [(invoice, amount)])},
+    )
+    return entry
+
+
+async def record_refund(
+    session: AsyncSession,
+    principal: Principal,
+    payment_id: uuid.UUID,
+    *,
+    shares: list[PaymentAllocation],
+    from_on_account: Decimal,
+    document_number: str,
+    reason: str,
+) -> LedgerEntry | None:
+    """Money of a recorded payment went back to the buyer (a card refund): what it paid is owed again.
+
+    Written as a positive ADJUSTMENT (it adds to what the buyer owes) allocated to the invoices the
+    payment had paid (`shares`, at most what it put on each), never by changing or deleting the payment:
+    the ledger stays append-only, and the statement shows the payment and its refund as two documents.
+    Not a credit note (the supplier forgives nothing) nor a negative payment (a payment is above zero).
+    An invoice the payment closed opens again, even though it reads "paid". What of the refund the
+    payment had left on account (`from_on_account`) simply leaves the account. Returns the adjustment,
+    or None when the refund touched only the money on account.
+    """
+    require(principal, Permission.EDIT_LEDGER)
+    payment = await LedgerRepository(session).get(payment_id, for_update=True)
+    if payment is None or payment.kind is not EntryKind.PAYMENT:
+        raise NotFound(_("Not found."))
+    if from_on_account < 0 or from_on_account > payment.unallocated_amount:
+        raise ValidationFailed(_("The refund takes more from the account than the payment left on it."), field="amount")
+    paid_on = {
+        allocation.invoice_id: allocation.amount
+        for allocation, _number in await LedgerRepository(session).allocations_of_entry(payment.id)
+    }
+    plan: list[tuple[Invoice, Decimal]] = []
+    for item in sorted(shares, key=lambda a: str(a.invoice_id)):  # one lock order for every writer
+        share = _amount(item.amount, payment.currency, "allocations")
+        if share <= 0 or share > paid_on.get(item.invoice_id, ZERO):
+            raise ValidationFailed(_("A refund reopens an invoice by at most what the payment paid on it."), field="allocations")
+        invoice = await InvoiceRepository(session).get(item.invoice_id, for_update=True)
+        plan.append((invoice, share))
+    payment.unallocated_amount -= from_on_account
+    entry = None
+    if plan:
+        entry = await _new_entry(
+            session,
+            principal,
+            kind=EntryKind.ADJUSTMENT,
+            buyer_id=payment.buyer_id,
+            currency=payment.currency,
+            amount=sum((share for _invoice, share in plan), ZERO),
+            entry_date=None,
+            document_number=document_number,
+            reason=reason,
+        )
+        await _allocate(session, entry, plan)
+    await session.flush()
+    audit.record(
+        session,
+        principal.actor(),
+        "ledger.refund_recorded",
+        "buyer",
+        payment.buyer_id,
+        after={
+            "payment": payment.document_number,
+            "refund": _entry_view(entry, plan) if entry else None,
+            "from_on_account": str(from_on_account),
+        },
     )
     return entry
 

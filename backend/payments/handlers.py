@@ -12,11 +12,19 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.principal import Principal
-from backend.payments import chargebacks, subscriptions
+from backend.payments import chargebacks, connect, payment_events, subscriptions
 
 Handler = Callable[[AsyncSession, Principal, dict], Awaitable[str | None]]
 
 HANDLERS: dict[str, Handler] = {
+    # Buyers' payments from the portal: paid once whichever of the two comes first; failures, expiry, refunds.
+    "checkout.session.completed": payment_events.checkout_session_completed,
+    "checkout.session.expired": payment_events.checkout_session_expired,
+    "payment_intent.succeeded": payment_events.payment_intent_succeeded,
+    "payment_intent.payment_failed": payment_events.payment_intent_payment_failed,
+    "charge.refunded": payment_events.charge_refunded,
+    # The supplier's connected account: whether it may take charges.
+    "account.updated": connect.account_updated,
     # Tenants' subscriptions to Accord (state from the subscription; Checkout's completion is not needed).
     "customer.subscription.created": subscriptions.apply_subscription_event,
     "customer.subscription.updated": subscriptions.apply_subscription_event,

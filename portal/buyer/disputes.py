@@ -39,9 +39,11 @@ from backend.files import uploads
 from backend.i18n import _, current_language, gettext
 from backend.invoices.api import proof_file_stream
 from backend.money import parse_decimal, round_money
+from backend.payments import portal as payments
 from backend.tenants.service import Branding
 from portal import web
 from portal.buyer.common import render
+from portal.buyer.payments import with_pay_buttons
 
 Multipart = Body(media_type=RequestEncodingType.MULTI_PART)
 # The raise form sends an amount for every open invoice and line it lists (up to 200 invoices, each with its lines).
@@ -345,7 +347,7 @@ class PortalDisputesController(Controller):
         view = await disputes.case_view(portal_db, contact, case_id)
         case = view.case
         errors = errors or {}
-        return render(
+        response = render(
             request,
             "buyer/_dispute_body.html" if web.is_htmx(request) else "buyer/dispute.html",
             brand=brand,
@@ -370,7 +372,9 @@ class PortalDisputesController(Controller):
             file_limit_mb=disputes.MAX_FILE_MB,
             file_accept=FILE_ACCEPT,
             as_date=date.fromisoformat,  # an offered instalment plan keeps its dates as ISO text
+            pay=await payments.case_offer(portal_db, contact, case.id),
         )
+        return with_pay_buttons(response)
 
     async def _done(
         self, request: Request, portal_db: AsyncSession, contact: Principal, brand: Branding, case_id: uuid.UUID, section: str

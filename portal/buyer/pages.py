@@ -25,9 +25,12 @@ from backend.invoices import portal as ledger
 from backend.invoices.models import ENTRY_KINDS, STATUS_LABELS
 from backend.invoices.portal import InvoiceSort, InvoiceView
 from backend.invoices.statements import BUCKETS
+from backend.payments import portal as payments
+from backend.payments.models import PURPOSE_LABELS
 from backend.tenants.service import Branding
 from portal import web
 from portal.buyer.common import render
+from portal.buyer.payments import with_pay_buttons
 
 Form = Body(media_type=RequestEncodingType.URL_ENCODED)
 BALANCE_FIELD = "balance_"  # balance_CNY: the balance the page showed, per currency
@@ -87,7 +90,7 @@ class PortalPagesController(Controller):
         listed = await ledger.invoice_list(portal_db, contact, view=view, query=q, sort=order, page=page)
         chosen = {"status": view.value, "sort": listed.sort.value} | ({"q": listed.query} if listed.query else {})
         partial = web.is_htmx(request) and request.headers.get("hx-target") == "invoice-list"
-        return render(
+        response = render(
             request,
             "buyer/_invoice_rows.html" if partial else "buyer/invoices.html",
             brand=brand,
@@ -97,22 +100,28 @@ class PortalPagesController(Controller):
             sorts=ledger.SORT_LABELS,
             status_labels=STATUS_LABELS,
             today=date.today(),
+            payments=await payments.list_availability(portal_db),
         )
+        return with_pay_buttons(response)
 
     @get("/invoices/{invoice_id:uuid}")
     async def invoice(
         self, request: Request, contact: Principal, portal_db: AsyncSession, brand: Branding, invoice_id: uuid.UUID
     ) -> Response:
-        return render(
+        view = await ledger.invoice_page(portal_db, contact, invoice_id)
+        response = render(
             request,
             "buyer/invoice.html",
             brand=brand,
-            view=await ledger.invoice_page(portal_db, contact, invoice_id),
+            view=view,
             status_labels=STATUS_LABELS,
             entry_kinds=ENTRY_KINDS,
             dispute_states=DISPUTE_STATES,
             today=date.today(),
+            pay=await payments.invoice_offer(portal_db, contact, invoice_id),
+            purposes=PURPOSE_LABELS,
         )
+        return with_pay_buttons(response)
 
     @get("/invoices/{invoice_id:uuid}/pdf")
     async def invoice_pdf(self, contact: Principal, portal_db: AsyncSession, invoice_id: uuid.UUID) -> Response:
@@ -155,11 +164,14 @@ class PortalPagesController(Controller):
 
     @get("/instalments")
     async def instalments(self, request: Request, contact: Principal, portal_db: AsyncSession, brand: Branding) -> Response:
-        return render(
+        plans = await ledger.instalment_plans(portal_db, contact)
+        response = render(
             request,
             "buyer/instalments.html",
             brand=brand,
-            plans=await ledger.instalment_plans(portal_db, contact),
+            plans=plans,
             dispute_states=DISPUTE_STATES,
             today=date.today(),
+            offers=await payments.instalment_offers(portal_db, contact, [plan.case.id for plan in plans]),
         )
+        return with_pay_buttons(response)

@@ -103,6 +103,7 @@ class StripeFake:
     prices: dict[str, dict] = field(default_factory=dict)
     disputes: dict[str, dict] = field(default_factory=dict)
     files: dict[str, dict] = field(default_factory=dict)
+    accounts: dict[str, dict] = field(default_factory=dict)  # connected accounts (Stripe Connect)
     _replies: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     port: int = 0
 
@@ -169,6 +170,21 @@ class StripeFake:
     def _own(self, request: Request, raw: bytes) -> tuple[int, dict] | None:
         path, p = request.path, request.params
         account = request.headers.get("stripe-account")
+        if path == "/v1/accounts" and request.method == "POST":
+            found = self.add_account("acct_" + secrets.token_hex(8), charges_enabled=False, metadata=p.get("metadata") or {})
+            return 200, found
+        if m := re.fullmatch(r"/v1/accounts/([^/]+)", path):
+            found = self.accounts.get(m[1])
+            return (200, found) if found else (404, _missing("account", m[1]))
+        if path == "/v1/account_links" and request.method == "POST":
+            if p.get("account") not in self.accounts:
+                return 400, _missing("account", p.get("account") or "")
+            return 200, {
+                "object": "account_link",
+                "url": f"{self.base}/connect/onboarding/{p['account']}",
+                "expires_at": int(time.time()) + 300,
+                "created": int(time.time()),
+            }
         if path == "/v1/checkout/sessions" and request.method == "POST":
             return 200, self._new_session(p, account)
         if m := re.fullmatch(r"/v1/checkout/sessions/([^/]+)", path):
@@ -257,6 +273,17 @@ class StripeFake:
                 return response.status, response.read(), response.headers.get("Content-Type", "application/json")
         except urllib.error.HTTPError as error:
             return error.code, error.read(), error.headers.get("Content-Type", "application/json")
+
+    def add_account(self, account_id: str, *, charges_enabled: bool = True, metadata: dict | None = None) -> dict:
+        """A connected account on Accord's platform, as Stripe would return it."""
+        self.accounts[account_id] = {
+            "id": account_id,
+            "object": "account",
+            "charges_enabled": charges_enabled,
+            "details_submitted": charges_enabled,
+            "metadata": metadata or {},
+        }
+        return self.accounts[account_id]
 
     # --- what Stripe would do when the buyer pays ----------------------------------------------
 

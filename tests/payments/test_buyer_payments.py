@@ -1,0 +1,306 @@
+"""Buyers pay from the portal through Stripe Checkout; the ledger changes only on Stripe's webhook, once."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from backend.config import get_settings
+from backend.disputes.models import ACTIVE_STATES, DisputeCase, DisputeEvent, DisputeState
+from backend.disputes.service import OptionInput
+from backend.invoices.models import EntryKind, InvoiceStatus
+from backend.payments import service
+from backend.payments.models import AttemptStatus, PaymentPurpose
+from tests.disputes.helpers import accept, propose, uow
+from tests.factories import make_buyer, make_invoice
+from tests.payments.helpers import (
+    attempts,
+    connect_account,
+    deliver,
+    disputed_invoice,
+    entries,
+    invoice_now,
+    payment_intent,
+    press_pay,
+    run_jobs,
+    signed_in,
+)
+
+
+async def _case(supplier, case_id) -> DisputeCase:
+    async with uow(supplier) as session:
+        return await session.get(DisputeCase, (supplier.tenant_id, case_id))
+
+
+async def test_a_buyer_pays_the_undisputed_part_and_the_dispute_stays_open_for_the_rest(client, world, stripe_fake, mail_dir):
+    account = await connect_account(world.a, stripe_fake)
+    setup = await disputed_invoice(world.a)
+    await signed_in(client, mail_dir, setup.contact_email)
+    page = await client.get(f"/portal/invoices/{setup.invoice.id}")
+    assert "Pay the undisputed amount" in page.text and "830.00" in page.text
+    # The CSP lets the form's answer go on to Stripe's Checkout, and nowhere else.
+    assert stripe_fake.base in page.headers["content-security-policy"]
+
+    # Whatever amount the browser sends is not read: the server charges what the ledger says.
+    response = await press_pay(
+        client, f"/portal/invoices/{setup.invoice.id}", {"purpose": "invoice", "invoice": str(setup.invoice.id), "amount": "1.00"}
+    )
+    assert response.status_code == 303, response.text
+    [sent] = stripe_fake.sent("POST", "/v1/checkout/sessions")
+    assert response.headers["location"] == stripe_fake.sessions[next(iter(stripe_fake.sessions))]["url"]
+    [attempt] = await attempts(world.a)
+    assert sent.params["line_items"][0]["price_data"] == {
+        "currency": "cny",
+        "unit_amount": "83000",
+        "product_data": {"name": f"Undisputed part of invoice {setup.invoice.number}"},
+    }
+    assert sent.headers["stripe-account"] == account
+    assert sent.headers["idempotency-key"] == attempt.idempotency_key
+    assert sent.params["metadata"] == {"accord_tenant_id": str(world.a.tenant_id), "accord_attempt_id": str(attempt.id)}
+    assert sent.params["success_url"] == f"{get_settings().base_url}/portal/payments/{attempt.id}/done"
+    assert attempt.purpose is PaymentPurpose.UNDISPUTED and attempt.amount == Decimal("830.00")
+
+    # Back from Stripe, before the webhook: nothing is in the ledger yet.
+    thanks = await client.get(f"/portal/payments/{attempt.id}/done")
+    assert "being confirmed" in thanks.text
+    assert (await invoice_now(world.a, setup.invoice.id)).open_amount == Decimal("1130.00")
+
+    paid = stripe_fake.pay(attempt.checkout_session_id)
+    await deliver(client, "checkout.session.completed", paid, account=account)
+    await run_jobs()
+    await run_jobs()  # the settlement check the payment enqueued
+
+    invoice = await invoice_now(world.a, setup.invoice.id)
+    assert invoice.open_amount == Decimal("300.00") and invoice.disputed_amount == Decimal("300.00")
+    assert invoice.status is InvoiceStatus.DISPUTED
+    assert (await _case(world.a, setup.case_id)).state in ACTIVE_STATES
+    [payment] = [e for e in await entries(world.a, setup.buyer_id) if e.kind is EntryKind.PAYMENT]
+    assert payment.document_number == paid["payment_intent"] and payment.amount == Decimal("830.00")
+    [attempt] = await attempts(world.a)
+    assert attempt.status is AttemptStatus.PAID and attempt.ledger_entry_id == payment.id
+    page = await client.get(f"/portal/invoices/{setup.invoice.id}")
+    assert paid["payment_intent"] in page.text
+    async with uow(world.a) as session:
+        kinds = [e.kind for e in (await session.scalars(select(DisputeEvent).where(DisputeEvent.case_id == setup.case_id))).all()]
+    assert "payment_received" in kinds
+
+
+async def test_the_same_payment_told_three_times_is_recorded_once(client, world, stripe_fake, mail_dir):
+    account = await connect_account(world.a, stripe_fake)
+    setup = await disputed_invoice(world.a)
+    await signed_in(client, mail_dir, setup.contact_email)
+    await press_pay(client, f"/portal/invoices/{setup.invoice.id}", {"purpose": "invoice", "invoice": str(setup.invoice.id)})
+    [attempt] = await attempts(world.a)
+    paid = stripe_fake.pay(attempt.checkout_session_id)
+    event_id, first = await deliver(client, "checkout.session.completed", paid, account=account)
+    _same, again = await deliver(client, "checkout.session.completed", paid, account=account, event_id=event_id)
+    assert (first["status"], again["status"]) == ("stored", "duplicate")
+    await deliver(client, "payment_intent.succeeded", payment_intent(paid, attempt), account=account)
+    await run_jobs()
+    payments = [e for e in await entries(world.a, setup.buyer_id) if e.kind is EntryKind.PAYMENT]
+    assert len(payments) == 1
+    assert (await invoice_now(world.a, setup.invoice.id)).open_amount == Decimal("300.00")
+
+
+async def test_payment_intent_succeeded_before_the_session_completes_applies_once(client, world, stripe_fake, mail_dir):
+    account = await connect_account(world.a, stripe_fake)
+    setup = await disputed_invoice(world.a)
+    await signed_in(client, mail_dir, setup.contact_email)
+    await press_pay(client, f"/portal/invoices/{setup.invoice.id}", {"purpose": "invoice", "invoice": str(setup.invoice.id)})
+    [attempt] = await attempts(world.a)
+    paid = stripe_fake.pay(attempt.checkout_session_id)
+    await deliver(client, "payment_intent.succeeded", payment_intent(paid, attempt), account=account)
+    await run_jobs()
+    [attempt] = await attempts(world.a)
+    assert attempt.status is AttemptStatus.PAID and attempt.payment_intent_id == paid["payment_intent"]
+    await deliver(client, "checkout.session.completed", paid, account=account)
+    # A decline Stripe reported earlier but delivered late does not undo the payment.
+    failed = {**payment_intent(paid, attempt), "status": "requires_payment_method", "last_payment_error": {"message": "declined"}}
+    await deliver(client, "payment_intent.payment_failed", failed, account=account, created=1)
+    await run_jobs()
+    [attempt] = await attempts(world.a)
+    assert attempt.status is AttemptStatus.PAID
+    assert len([e for e in await entries(world.a, setup.buyer_id) if e.kind is EntryKind.PAYMENT]) == 1
+
+
+async def test_a_refund_that_arrives_before_its_payment_is_recorded_after_it(client, world, stripe_fake, mail_dir):
+    account = await connect_account(world.a, stripe_fake)
+    setup = await disputed_invoice(world.a)
+    await signed_in(client, mail_dir, setup.contact_email)
+    await press_pay(client, f"/portal/invoices/{setup.invoice.id}", {"purpose": "invoice", "invoice": str(setup.invoice.id)})
+    [attempt] = await attempts(world.a)
+    paid = stripe_fake.pay(attempt.checkout_session_id)
+    charge = {
+        "id": "ch_refunded",
+        "object": "charge",
+        "payment_intent": paid["payment_intent"],
+        "amount": 83000,
+        "amount_refunded": 20000,
+        "currency": "cny",
+        "refunded": False,
+        "metadata": {"accord_tenant_id": str(world.a.tenant_id), "accord_attempt_id": str(attempt.id)},
+    }
+    await deliver(client, "charge.refunded", charge, account=account)
+    await run_jobs()
+    assert (await invoice_now(world.a, setup.invoice.id)).open_amount == Decimal("1130.00")
+    await deliver(client, "checkout.session.completed", paid, account=account)
+    await run_jobs()
+    invoice = await invoice_now(world.a, setup.invoice.id)
+    # 830.00 paid, 200.00 of it given back: the invoice owes that again, beside the disputed 300.00.
+    assert invoice.open_amount == Decimal("500.00") and invoice.status is InvoiceStatus.DISPUTED
+    refund = [e for e in await entries(world.a, setup.buyer_id) if e.kind is EntryKind.ADJUSTMENT]
+    assert [(e.amount, e.document_number) for e in refund] == [(Decimal("200.00"), f"{paid['payment_intent']}-refund-20000")]
+    # The rest refunded later, and an older refund event arriving after it changes nothing.
+    await deliver(client, "charge.refunded", {**charge, "amount_refunded": 83000, "refunded": True}, account=account)
+    await deliver(client, "charge.refunded", {**charge, "amount_refunded": 10000}, account=account, created=1)
+    await run_jobs()
+    invoice = await invoice_now(world.a, setup.invoice.id)
+    assert invoice.open_amount == Decimal("1130.00")
+    [attempt] = await attempts(world.a)
+    assert attempt.status is AttemptStatus.REFUNDED and attempt.refunded_amount == Decimal("830.00")
+
+
+async def test_a_buyer_cannot_pay_another_buyers_or_another_suppliers_invoice(client, world, stripe_fake, mail_dir):
+    await connect_account(world.a, stripe_fake)
+    await connect_account(world.b, stripe_fake)
+    setup = await disputed_invoice(world.a)
+    other_buyer = await make_buyer(world.a, "Other Buyer")
+    theirs = await make_invoice(world.a, other_buyer)
+    elsewhere = await make_invoice(world.b, await make_buyer(world.b))
+    await signed_in(client, mail_dir, setup.contact_email)
+    for invoice in (theirs, elsewhere):
+        assert (await client.get(f"/portal/invoices/{invoice.id}")).status_code == 404
+        for fields in (
+            {"purpose": "invoice", "invoice": str(invoice.id)},
+            {"purpose": "invoices", "invoice": [str(setup.invoice.id), str(invoice.id)]},
+        ):
+            response = await press_pay(client, "/portal/invoices", fields)
+            assert response.status_code == 404
+    bad = await press_pay(client, "/portal/invoices", {"purpose": "invoice", "invoice": "not-a-uuid"})
+    assert bad.status_code == 404
+    assert await attempts(world.a) == [] and await attempts(world.b) == []
+    assert stripe_fake.sent("POST", "/v1/checkout/sessions") == []
+
+
+async def test_a_second_press_reuses_the_open_payment_and_a_retried_create_gets_the_same_session(
+    client, world, stripe_fake, mail_dir
+):
+    await connect_account(world.a, stripe_fake)
+    setup = await disputed_invoice(world.a)
+    await signed_in(client, mail_dir, setup.contact_email)
+    fields = {"purpose": "invoice", "invoice": str(setup.invoice.id)}
+    first = await press_pay(client, f"/portal/invoices/{setup.invoice.id}", fields)
+    second = await press_pay(client, f"/portal/invoices/{setup.invoice.id}", fields)
+    assert first.headers["location"] == second.headers["location"]
+    [attempt] = await attempts(world.a)
+    assert len(stripe_fake.sent("POST", "/v1/checkout/sessions")) == 1
+    # Stripe's answer lost and the create sent again: the same key brings back the same session.
+    again = await service.create_checkout(world.a.tenant_id, attempt, "retry", None)
+    assert again.id == attempt.checkout_session_id and len(stripe_fake.sessions) == 1
+
+
+async def test_several_invoices_are_paid_each_for_its_payable_part_in_minor_units(client, world, stripe_fake, mail_dir):
+    account = await connect_account(world.a, stripe_fake)
+    setup = await disputed_invoice(world.a, currency="JPY", disputed="300")
+    second = await make_invoice(world.a, setup.buyer_id, currency="JPY", lines=(("Gear", "3", "1000", "0"),))
+    await signed_in(client, mail_dir, setup.contact_email)
+    listed = await client.get("/portal/invoices")
+    assert f'value="{second.id}"' in listed.text and "Pay the chosen invoices" in listed.text
+    response = await press_pay(
+        client, "/portal/invoices", {"purpose": "invoices", "invoice": [str(setup.invoice.id), str(second.id)]}
+    )
+    assert response.status_code == 303
+    [sent] = stripe_fake.sent("POST", "/v1/checkout/sessions")
+    # JPY has no minor unit at Stripe: 830 + 3,000 yen is 3830, not 383000.
+    assert sent.params["line_items"][0]["price_data"]["unit_amount"] == "3830"
+    assert sent.params["line_items"][0]["price_data"]["currency"] == "jpy"
+    [attempt] = await attempts(world.a)
+    assert {a["number"]: a["amount"] for a in attempt.allocations} == {setup.invoice.number: "830", second.number: "3000"}
+    paid = stripe_fake.pay(attempt.checkout_session_id)
+    await deliver(client, "checkout.session.completed", paid, account=account)
+    await run_jobs()
+    assert (await invoice_now(world.a, second.id)).status is InvoiceStatus.PAID
+    assert (await invoice_now(world.a, setup.invoice.id)).open_amount == Decimal("300")
+
+
+async def test_paying_what_a_rejected_dispute_leaves_closes_the_case(client, world, stripe_fake, mail_dir):
+    account = await connect_account(world.a, stripe_fake)
+    setup = await disputed_invoice(world.a)
+    _proposal, [option] = await propose(
+        world.a, setup.case_id, OptionInput(kind="rejection", description="The bearings met spec")
+    )
+    await accept(world.a, _proposal.id, option.id)
+    await signed_in(client, mail_dir, setup.contact_email)
+    page = await client.get(f"/portal/disputes/{setup.case_id}")
+    assert "Pay the agreed amount" in page.text and "1,130.00" in page.text
+    response = await press_pay(client, f"/portal/disputes/{setup.case_id}", {"purpose": "agreed", "case": str(setup.case_id)})
+    assert response.status_code == 303
+    [attempt] = await attempts(world.a)
+    assert attempt.purpose is PaymentPurpose.AGREED and attempt.amount == Decimal("1130.00")
+    await deliver(client, "checkout.session.completed", stripe_fake.pay(attempt.checkout_session_id), account=account)
+    await run_jobs()
+    await run_jobs()
+    assert (await _case(world.a, setup.case_id)).state is DisputeState.RESOLVED
+    assert (await invoice_now(world.a, setup.invoice.id)).status is InvoiceStatus.PAID
+
+
+async def test_a_declined_card_is_explained_on_the_return_page(client, world, stripe_fake, mail_dir):
+    account = await connect_account(world.a, stripe_fake)
+    setup = await disputed_invoice(world.a)
+    await signed_in(client, mail_dir, setup.contact_email)
+    await press_pay(client, f"/portal/invoices/{setup.invoice.id}", {"purpose": "invoice", "invoice": str(setup.invoice.id)})
+    [attempt] = await attempts(world.a)
+    failed = {
+        "id": "pi_declined",
+        "object": "payment_intent",
+        "status": "requires_payment_method",
+        "currency": "cny",
+        "last_payment_error": {"message": "Your card was declined."},
+        "metadata": {"accord_tenant_id": str(world.a.tenant_id), "accord_attempt_id": str(attempt.id)},
+    }
+    await deliver(client, "payment_intent.payment_failed", failed, account=account)
+    await run_jobs()
+    page = await client.get(f"/portal/payments/{attempt.id}/done")
+    assert "Your card was declined." in page.text
+    cancelled = await client.get(f"/portal/payments/{attempt.id}/cancelled")
+    assert "nothing was charged" in cancelled.text
+    await deliver(
+        client,
+        "checkout.session.expired",
+        {**stripe_fake.sessions[attempt.checkout_session_id], "status": "expired"},
+        account=account,
+    )
+    await run_jobs()
+    [attempt] = await attempts(world.a)
+    assert attempt.status is AttemptStatus.EXPIRED
+    assert await entries(world.a, setup.buyer_id) == []
+
+
+async def test_without_stripe_the_buttons_say_so_and_paying_is_refused_clearly(client, world, stripe_fake, mail_dir, monkeypatch):
+    await connect_account(world.a, stripe_fake)
+    setup = await disputed_invoice(world.a)
+    await signed_in(client, mail_dir, setup.contact_email)
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "")
+    get_settings.cache_clear()
+    page = await client.get(f"/portal/invoices/{setup.invoice.id}")
+    assert page.status_code == 200
+    assert "Online payment is not set up on this Accord installation." in page.text
+    assert 'action="/portal/payments"' not in page.text
+    response = await press_pay(
+        client, f"/portal/invoices/{setup.invoice.id}", {"purpose": "invoice", "invoice": str(setup.invoice.id)}
+    )
+    assert response.status_code == 503 and "not set up" in response.text
+    assert await attempts(world.a) == []
+
+
+async def test_a_supplier_without_a_connected_account_takes_no_payment(client, world, stripe_fake, mail_dir):
+    setup = await disputed_invoice(world.a)
+    await signed_in(client, mail_dir, setup.contact_email)
+    page = await client.get(f"/portal/invoices/{setup.invoice.id}")
+    assert "does not take online payments yet" in page.text
+    response = await press_pay(
+        client, f"/portal/invoices/{setup.invoice.id}", {"purpose": "invoice", "invoice": str(setup.invoice.id)}
+    )
+    assert response.status_code == 503
+    assert await attempts(world.a) == [] and stripe_fake.sent("POST", "/v1/checkout/sessions") == []
