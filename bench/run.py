@@ -414,7 +414,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    from bench import imports, portal_list
+    from bench import escalation, imports, portal_list
 
-    # The invoice import and portal list benchmarks run after, whatever the API benchmark's outcome.
-    sys.exit(max(main(), imports.main(), portal_list.main()))
+    # The invoice import, portal list and escalation sweep benchmarks run after, whatever the API benchmark's outcome.
+    sys.exit(max(main(), imports.main(), portal_list.main(), escalation.main()))

@@ -263,10 +263,12 @@ class DisputeCase(TenantOwned, Model):
         Index("ix_dispute_cases_tenant_id_buyer_id", "tenant_id", "buyer_id"),
         Index("ix_dispute_cases_tenant_id_owner_user_id", "tenant_id", "owner_user_id"),
         # The escalation sweep's one range scan across tenants (like a token look-up, not led by
-        # tenant_id): only cases with a timer to watch are in it.
+        # tenant_id): only cases with a timer to watch are in it, and it carries the keys the sweep
+        # reads, so the scan never visits the table.
         Index(
             "ix_dispute_cases_next_timer_at",
             "next_timer_at",
+            postgresql_include=["tenant_id", "id"],
             postgresql_where=text("next_timer_at IS NOT NULL"),
             sqlite_where=text("next_timer_at IS NOT NULL"),
         ),

@@ -45,6 +45,7 @@ def upgrade() -> None:
         "ix_dispute_cases_next_timer_at",
         "dispute_cases",
         ["next_timer_at"],
+        postgresql_include=["tenant_id", "id"],
         postgresql_where=sa.text("next_timer_at IS NOT NULL"),
         sqlite_where=sa.text("next_timer_at IS NOT NULL"),
     )
