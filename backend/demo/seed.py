@@ -20,6 +20,7 @@ from backend.buyers.service import BuyerInput
 from backend.config import get_settings
 from backend.db.tenancy import TenantId
 from backend.db.uow import all_tenants_unit_of_work, global_unit_of_work, tenant_unit_of_work
+from backend.demo.billing import seed_billing
 from backend.demo.portal import DEMO_CONTACT, portal_instructions, seed_portal, seed_portal_password
 from backend.invoices import checks, imports, orders
 from backend.invoices import service as invoices
@@ -144,6 +145,8 @@ async def _seed_supplier(supplier: dict, owner_password: str | None) -> None:
 
     await seed_disputes(tenant_id, supplier, principal)
     await seed_portal(tenant_id, supplier, principal)
+    # Last: the trial's limits apply from here on.
+    await seed_billing(tenant_id, supplier, principal)
 
 
 async def _add_active_member(tenant_id: TenantId, principal: Principal, name: str, email: str, role: Role, language: str) -> None:

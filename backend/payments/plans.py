@@ -73,23 +73,23 @@ class Plan:
 
 
 FOUNDING = Plan("founding", Translatable(_("Founding")), users=None, buyers=None, disputes=None)
-TRIAL = Plan("trial", Translatable(_("Trial")), users=5, buyers=10, disputes=10)
+TRIAL = Plan("trial", Translatable(_("Trial")), users=10, buyers=15, disputes=20)
 
 PAID_PLANS: tuple[Plan, ...] = (
     Plan(
         "starter",
         Translatable(_("Starter")),
-        users=5,
-        buyers=50,
-        disputes=30,
+        users=10,
+        buyers=100,
+        disputes=50,
         monthly_price=Decimal("990"),
         lookup_key="accord_starter_monthly",
     ),
     Plan(
         "growth",
         Translatable(_("Growth")),
-        users=20,
-        buyers=500,
+        users=25,
+        buyers=1000,
         disputes=300,
         monthly_price=Decimal("2990"),
         lookup_key="accord_growth_monthly",

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import stripe
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit import service as audit
@@ -47,6 +50,26 @@ ENDED_STATUSES = frozenset({"canceled", "unpaid", "incomplete_expired"})
 
 class LimitReached(Conflict):
     """Growth past the plan's limit: 409, field "plan", a message naming the limit and what to do."""
+
+
+class StripeRefused(DomainError):
+    """Stripe answered a billing call with an error (or not at all): nothing was kept of the attempt."""
+
+    status_code = 502
+
+
+@contextmanager
+def _talking_to_stripe() -> Iterator[None]:
+    try:
+        yield
+    except stripe.StripeError as error:
+        log.warning("Stripe refused a billing call: %s", error)
+        reason = getattr(error, "user_message", None) or type(error).__name__
+        raise StripeRefused(
+            _("Stripe did not accept the request (%(reason)s). Nothing changed; please try again later."),
+            field="plan",
+            params={"reason": reason},
+        ) from error
 
 
 class BillingNotSetUp(DomainError):
@@ -351,6 +374,11 @@ async def start_checkout(session: AsyncSession, principal: Principal, plan_code:
         raise Conflict(
             _("You already have a subscription. Change its plan in Stripe's billing portal (Manage billing)."), field="plan"
         )
+    with _talking_to_stripe():
+        return await _checkout(session, principal, client, row, plan)
+
+
+async def _checkout(session: AsyncSession, principal: Principal, client, row: TenantSubscription, plan: Plan) -> str:
     price_id = await _price_id(client, plan)
     customer_id = await _customer_id(session, principal, client, row)
     base = get_settings().base_url
@@ -388,11 +416,12 @@ async def open_billing_portal(session: AsyncSession, principal: Principal) -> st
     row = await SubscriptionRepository(session).get()
     if row is None or not row.stripe_customer_id:
         raise Conflict(_("Choose a plan first: the billing portal opens once you have subscribed."), field="plan")
-    portal = await client.v1.billing_portal.sessions.create_async(
-        {"customer": row.stripe_customer_id, "return_url": f"{get_settings().base_url}{BILLING_PATH}"},
-        # A portal session is a short-lived link: each visit gets its own, a network retry the same one.
-        options={"idempotency_key": f"accord-portal-{row.tenant_id}-{uuid.uuid4()}"},
-    )
+    with _talking_to_stripe():
+        portal = await client.v1.billing_portal.sessions.create_async(
+            {"customer": row.stripe_customer_id, "return_url": f"{get_settings().base_url}{BILLING_PATH}"},
+            # A portal session is a short-lived link: each visit gets its own, a network retry the same one.
+            options={"idempotency_key": f"accord-portal-{row.tenant_id}-{uuid.uuid4()}"},
+        )
     return portal.url
 
 

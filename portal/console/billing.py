@@ -21,7 +21,7 @@ from portal import web
 from portal.console.sign_in import Form
 
 # Refusals shown in place on the page (the role's 403 is answered as such).
-REFUSED = (ValidationFailed, Conflict, PaymentsOff, subscriptions.BillingNotSetUp)
+REFUSED = (ValidationFailed, Conflict, PaymentsOff, subscriptions.BillingNotSetUp, subscriptions.StripeRefused)
 
 STATUS_LABELS = {
     "none": _("No subscription"),

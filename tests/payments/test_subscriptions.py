@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import html
+import json
 import secrets
 import time
 from dataclasses import replace
@@ -16,9 +17,11 @@ from backend.audit.models import AuditEvent
 from backend.auth.principal import PrincipalKind
 from backend.buyers import service as buyers
 from backend.buyers.service import BuyerInput
+from backend.db.tenancy import TenantId
+from backend.db.uow import global_unit_of_work, tenant_unit_of_work
 from backend.disputes.service import ItemInput
-from backend.payments import plans, subscriptions
-from backend.payments.models import TenantSubscription
+from backend.payments import events, plans, subscriptions
+from backend.payments.models import StripeEvent, TenantSubscription
 from backend.payments.subscriptions import LimitReached
 from backend.tenants.models import Role
 from tests.conftest import csrf_token, sign_in
@@ -71,11 +74,18 @@ def _subscription(tenant_id, *, status="active", plan="growth", sub_id=None, cus
     }
 
 
-async def _deliver(client, type_: str, obj: dict, *, created: int, event_id: str | None = None) -> bytes:
-    payload = event_payload(type_, obj, created=created, event_id=event_id)
+async def _deliver(client, type_: str, obj: dict, *, created: int, account: str | None = None) -> bytes:
+    """Stripe sends the event; its job's work is done at once, in the tenant the endpoint routed it to
+    (the job is the same call: `workers.payments.handle_event`; the first test runs the real jobs)."""
+    payload = event_payload(type_, obj, created=created, account=account)
     response = await client.post(ENDPOINT, content=payload, headers=signed(payload))
     assert response.status_code == 200, response.text
-    await run_jobs()
+    event_id = json.loads(payload)["id"]
+    async with global_unit_of_work() as session:
+        tenant_id = (await session.get(StripeEvent, event_id)).routed_tenant_id
+    if tenant_id is not None:
+        async with tenant_unit_of_work(TenantId(tenant_id)) as session:
+            await events.handle(session, event_id)
     return payload
 
 
@@ -160,7 +170,10 @@ async def test_updated_before_created_ends_in_the_updated_state_and_a_duplicate_
     now = int(time.time())
     subscription = _subscription(world.a.tenant_id, status="incomplete")
     active = {**subscription, "status": "active"}
-    updated = await _deliver(client, "customer.subscription.updated", active, created=now)
+    # The first through the real job (webhook → outbox → worker), the rest the same call made at once.
+    updated = event_payload("customer.subscription.updated", active, created=now)
+    assert (await client.post(ENDPOINT, content=updated, headers=signed(updated))).json()["status"] == "stored"
+    await run_jobs()
     await _deliver(client, "customer.subscription.created", subscription, created=now - 5)
     row = await _row(world.a)
     assert (row.plan, row.status, row.stripe_subscription_id) == ("growth", "active", subscription["id"])
@@ -170,7 +183,6 @@ async def test_updated_before_created_ends_in_the_updated_state_and_a_duplicate_
 
     again = await client.post(ENDPOINT, content=updated, headers=signed(updated))
     assert again.json()["status"] == "duplicate"
-    await run_jobs()
     changes = await _trail(world.a, "subscription.changed")
     assert len(changes) == 1 and changes[0].actor_label == "stripe" and changes[0].after["status"] == "active"
 
@@ -202,16 +214,12 @@ async def test_invoice_events_record_the_last_outcome_in_order_and_a_failure_is_
 
 
 async def test_a_supplier_accounts_own_subscription_events_change_nothing(client, world, stripe_fake):
-    from backend.db.uow import tenant_unit_of_work
     from backend.payments.models import PaymentAccount
 
     async with tenant_unit_of_work(world.a.tenant_id) as session:
         session.add(PaymentAccount(stripe_account_id="acct_supplier_a", charges_enabled=True, connected_by="test"))
-    payload = event_payload(
-        "customer.subscription.created", _subscription(world.a.tenant_id, plan="scale"), account="acct_supplier_a"
-    )
-    await client.post(ENDPOINT, content=payload, headers=signed(payload))
-    await run_jobs()
+    subscription = _subscription(world.a.tenant_id, plan="scale")
+    await _deliver(client, "customer.subscription.created", subscription, created=int(time.time()), account="acct_supplier_a")
     assert await _row(world.a) is None
 
 
@@ -247,7 +255,7 @@ async def test_a_deleted_subscription_falls_back_to_the_trials_limits_and_nothin
         headers={"Authorization": f"Bearer {world.a.api_key}"},
     )
     assert refused.status_code == 409 and refused.json()["field"] == "plan"
-    assert "allows 10 buyers" in refused.json()["detail"] and "Upgrade" in refused.json()["detail"]
+    assert "allows 15 buyers" in refused.json()["detail"] and "Upgrade" in refused.json()["detail"]
     form = await client.post(
         "/console/buyers",
         data={
@@ -259,7 +267,7 @@ async def test_a_deleted_subscription_falls_back_to_the_trials_limits_and_nothin
             "_csrf_token": await csrf_token(client, "/console/buyers"),
         },
     )
-    assert form.status_code == 422 and "allows 10 buyers" in form.text
+    assert form.status_code == 422 and "allows 15 buyers" in form.text
     async with uow(world.a) as session:
         total, _rows = await buyers.list_buyers(session, owner_of(world.a), limit=1)
     assert total == len(kept)
@@ -267,7 +275,7 @@ async def test_a_deleted_subscription_falls_back_to_the_trials_limits_and_nothin
     # The banner names the limit and what to do; the billing page shows the ended subscription.
     banner = await client.get("/console/billing/notice")
     told = html.unescape(banner.text)
-    assert "You have 11 buyers, more than the Trial plan's 10" in told and "upgrade the plan" in told
+    assert "You have 16 buyers, more than the Trial plan's 15" in told and "upgrade the plan" in told
     assert "Your Starter subscription has ended" in told
     home = await client.get("/console")
     assert 'hx-get="/console/billing/notice"' in home.text
@@ -299,7 +307,7 @@ async def test_on_the_trial_the_team_cannot_register_more_cases_a_month_than_it_
             f"amount.{invoice.id}": (None, "10.00"),
         },
     )
-    assert form.status_code == 422 and "allows 10 new dispute cases a month" in form.text
+    assert form.status_code == 422 and "allows 20 new dispute cases a month" in form.text
     # A buyer's own dispute and Stripe's chargeback are never refused (they count all the same).
     async with uow(world.a) as session:
         contact = replace(owner_of(world.a), kind=PrincipalKind.BUYER_CONTACT, role=Role.VIEWER, buyer_id=buyer_id)
@@ -362,3 +370,15 @@ async def test_the_billing_page_reads_in_both_languages(client, world, language)
     page = await client.get("/console/billing")
     assert page.status_code == 200 and f'lang="{language}"' in page.text
     assert "¥2,990.00" in page.text  # the plans' prices, in yuan, written the reader's way
+
+
+async def test_when_stripe_cannot_be_reached_subscribing_is_refused_and_nothing_is_kept(client, world, stripe_fake):
+    _create_prices(stripe_fake)
+    await sign_in(client, world.a.finance)
+    token = await csrf_token(client, "/console/billing")
+    stripe_fake.stop()
+    response = await client.post(
+        "/console/billing/subscribe", data={"plan": "growth", "_csrf_token": token}, follow_redirects=False
+    )
+    assert response.status_code == 502 and "Stripe did not accept the request" in html.unescape(response.text)
+    assert await _row(world.a) is None
