@@ -15,7 +15,7 @@ from backend.auth.principal import Principal, job_principal
 from backend.config import get_settings
 from backend.db.tenancy import current_tenant
 from backend.disputes import notices, service
-from backend.notifications.sending import queue_composed
+from backend.notifications.sending import queue_composed, unsubscribe_link
 from backend.notifications.service import (
     dispute_event_to_team,
     dispute_message_to_buyer,
@@ -32,6 +32,10 @@ def _job(session: AsyncSession, name: str) -> Principal:
     return job_principal(current_tenant(session), name)
 
 
+def _unsubscribe(session: AsyncSession, contact_id: uuid.UUID | None, kind: str) -> str | None:
+    return unsubscribe_link(get_settings().base_url, current_tenant(session), contact_id, kind) if contact_id else None
+
+
 @tenant_actor("disputes.check_settled", max_retries=5, time_limit_ms=60_000)
 async def check_settled(session: AsyncSession, case_id: str) -> None:
     await service.check_settled(session, _job(session, "disputes.check_settled"), uuid.UUID(case_id))
@@ -44,14 +48,16 @@ async def notify_message(session: AsyncSession, message_id: str) -> None:
     for notice in team:
         queue_composed(session, dispute_message_to_team(notice), kind=MESSAGE_MAIL)
     for notice in buyer_side:
-        queue_composed(session, dispute_message_to_buyer(notice), kind=MESSAGE_MAIL)
+        stop = _unsubscribe(session, notice.contact_id, "messages")
+        queue_composed(session, dispute_message_to_buyer(notice, stop), kind=MESSAGE_MAIL)
 
 
 @tenant_actor("disputes.notify_proposal", max_retries=8, time_limit_ms=60_000)
 async def notify_proposal(session: AsyncSession, proposal_id: str) -> None:
     # A proposal withdrawn or answered before the job ran is told to no one.
     for notice in await notices.proposal_notices(session, uuid.UUID(proposal_id), get_settings().base_url):
-        queue_composed(session, dispute_proposal_to_buyer(notice), kind="disputes.proposal")
+        stop = _unsubscribe(session, notice.contact_id, "proposals")
+        queue_composed(session, dispute_proposal_to_buyer(notice, stop), kind="disputes.proposal")
 
 
 @tenant_actor("disputes.notify_task", max_retries=8, time_limit_ms=60_000)

@@ -64,6 +64,7 @@ class BuyerMessageNotice:
     attachments: tuple[str, ...]
     question: bool = False  # the team asks the buyer to answer it
     portal_link: str | None = None  # the case in the buyer portal, for a contact who may sign in there
+    contact_id: uuid.UUID | None = None  # whose e-mail it is (its unsubscribe link names the contact)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class BuyerProposalNotice:
     message: str | None
     options: tuple[ProposalOptionLine, ...]
     portal_link: str | None
+    contact_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,7 @@ async def message_notices(
             attachments=attachments,
             question=message.question,
             portal_link=portal_case_link(base_url, case, contact),
+            contact_id=contact.id,
         )
         for contact in await BuyerRepository(session).contacts(case.buyer_id)
         if contact.id != author_contact and contact.wants("messages")
@@ -236,6 +239,7 @@ async def proposal_notices(session: AsyncSession, proposal_id: uuid.UUID, base_u
             message=proposal.message,
             options=options,
             portal_link=portal_case_link(base_url, case, contact),
+            contact_id=contact.id,
         )
         for contact in await BuyerRepository(session).contacts(case.buyer_id)
         if contact.wants("proposals")

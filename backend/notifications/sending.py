@@ -158,7 +158,7 @@ def _case_link(base_url: str, mail: OutgoingMail, reader: Reader) -> str | None:
 
 
 def unsubscribe_link(base_url: str, tenant_id: uuid.UUID, contact_id: uuid.UUID, group: str) -> str:
-    return f"{base_url}/portal/unsubscribe/{unsubscribe.token_for(get_settings().secret_key, tenant_id, contact_id, group)}"
+    return f"{base_url}/unsubscribe/{unsubscribe.token_for(get_settings().secret_key, tenant_id, contact_id, group)}"
 
 
 def _footer(session: AsyncSession, base_url: str, reader: Reader, group: str) -> tuple[str, str]:
@@ -209,7 +209,10 @@ async def _render(session: AsyncSession, mail: OutgoingMail, base_url: str) -> E
             case_link = _case_link(base_url, mail, reader)
             links = [(gettext("Open the case: %(link)s"), case_link)] if case_link else []
             footer = _footer(session, base_url, reader, kinds.kind_of(mail.kind).group)
-        return _message(reader, subject, paragraphs, [*links, footer])
+        message = _message(reader, subject, paragraphs, [*links, footer])
+        if reader.contact is not None:
+            message["List-Unsubscribe"] = f"<{footer[1]}>"
+        return message
 
 
 async def compose_for_sending(session: AsyncSession, mail: OutgoingMail, base_url: str) -> EmailMessage | None:

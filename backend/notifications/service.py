@@ -118,7 +118,17 @@ def dispute_message_to_team(notice: TeamMessageNotice) -> EmailMessage:
     return _in_their_language(compose(notice.email, subject, body), notice.language)
 
 
-def dispute_message_to_buyer(notice: BuyerMessageNotice) -> EmailMessage:
+def _unsubscribe_line(link: str | None) -> list[str]:
+    return [gettext("To stop these e-mails, follow this link: %(link)s") % {"link": link}] if link else []
+
+
+def _with_unsubscribe(message: EmailMessage, link: str | None) -> EmailMessage:
+    if link:
+        message["List-Unsubscribe"] = f"<{link}>"
+    return message
+
+
+def dispute_message_to_buyer(notice: BuyerMessageNotice, unsubscribe: str | None = None) -> EmailMessage:
     """A message of the thread for one of the buyer's contacts: its text, and nothing of the team's notes."""
     params = {"number": notice.case_number, "author": notice.author, "organisation": notice.organisation}
     with _in_language(notice.language):
@@ -141,12 +151,13 @@ def dispute_message_to_buyer(notice: BuyerMessageNotice) -> EmailMessage:
                 notice.body,
                 *_files_line(notice.attachments),
                 answer,
+                *_unsubscribe_line(unsubscribe),
             ]
         )
-    return _in_their_language(compose(notice.email, subject, body), notice.language)
+    return _with_unsubscribe(_in_their_language(compose(notice.email, subject, body), notice.language), unsubscribe)
 
 
-def dispute_proposal_to_buyer(notice: BuyerProposalNotice) -> EmailMessage:
+def dispute_proposal_to_buyer(notice: BuyerProposalNotice, unsubscribe: str | None = None) -> EmailMessage:
     """A proposal to settle a dispute, for one of the buyer's contacts: each option, and where to answer."""
     params = {"number": notice.case_number, "organisation": notice.organisation}
     with _in_language(notice.language):
@@ -177,9 +188,10 @@ def dispute_proposal_to_buyer(notice: BuyerProposalNotice) -> EmailMessage:
                 *([notice.message] if notice.message else []),
                 "\n".join(lines),
                 answer,
+                *_unsubscribe_line(unsubscribe),
             ]
         )
-    return _in_their_language(compose(notice.email, subject, body), notice.language)
+    return _with_unsubscribe(_in_their_language(compose(notice.email, subject, body), notice.language), unsubscribe)
 
 
 def dispute_event_to_team(notice: TeamEventNotice) -> EmailMessage:

@@ -79,7 +79,7 @@ def _invalid(request: Request) -> Response:
 
 
 class UnsubscribeController(Controller):
-    path = "/portal/unsubscribe"
+    path = "/unsubscribe"
     include_in_schema = False
 
     @get("/{token:str}")

@@ -153,7 +153,7 @@ async def test_a_contact_sees_its_own_notices_in_the_portal_and_nobody_elses(cli
 async def _unsubscribe_link(mail_dir, address: str) -> str:
     [message] = [m for m in mails_to(mail_dir, address) if "D-0077" in m["Subject"]]
     text = message.get_body(preferencelist=("plain",)).get_content()
-    return re.search(r"https?://[^/\s]+(/portal/unsubscribe/\S+)", text).group(1)
+    return re.search(r"https?://[^/\s]+(/unsubscribe/\S+)", text).group(1)
 
 
 async def test_the_unsubscribe_link_asks_first_then_stops_that_group_without_signing_in(client, world, mail_dir):
@@ -213,8 +213,27 @@ async def test_a_forged_or_altered_unsubscribe_link_is_refused_and_changes_nothi
     path = await _unsubscribe_link(mail_dir, "forged@buyer.example")
     token = await csrf_token(client, "/portal/sign-in")
     altered = path[:-3] + ("AAA" if not path.endswith("AAA") else "BBB")
-    for bad in (altered, "/portal/unsubscribe/not-a-token", "/portal/unsubscribe/" + path.rsplit("/", 1)[1].split(".")[0] + ".x"):
+    for bad in (altered, "/unsubscribe/not-a-token", "/unsubscribe/" + path.rsplit("/", 1)[1].split(".")[0] + ".x"):
         assert (await client.get(bad)).status_code == 404
         assert (await client.post(bad, data={"_csrf_token": token, "scope": "all"})).status_code == 404
     async with uow(world.a) as session:
         assert (await session.scalars(select(NotificationPreference))).all() == []
+
+
+async def test_a_thread_message_to_the_buyer_carries_an_unsubscribe_link_that_stops_messages(client, world, mail_dir):
+    from tests.disputes.test_workers import _case_with_people, _post
+
+    scene = await _case_with_people(world)
+    await _post(world.a, scene.wang.principal, scene.case.id, "Could you send photos of the damage?", internal=False)
+    await run_jobs()
+    [message] = [m for m in mails_to(mail_dir, scene.tom.email) if "photos of the damage" in m.get_body(("plain",)).get_content()]
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    path = re.search(r"https?://[^/\s]+(/unsubscribe/\S+)", text).group(1)
+    assert message["List-Unsubscribe"].endswith(f"{path}>")
+    page = await client.get(path)
+    assert page.status_code == 200 and "Messages about your disputes" in page.text
+    token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text).group(1)
+    await client.post(path, data={"_csrf_token": token, "scope": "this"})
+    async with uow(world.a) as session:
+        tom = (await session.scalars(select(BuyerContact).where(BuyerContact.email == scene.tom.email))).one()
+    assert tom.notification_prefs == {"messages": False, "proposals": True, "statements": True}
