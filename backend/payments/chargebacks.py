@@ -323,7 +323,7 @@ async def _open_case(session: AsyncSession, principal: Principal, card: CardDisp
     ) % {
         "dispute": card.stripe_dispute_id,
         "payment": card.payment_intent_id,
-        "amount": card.amount,
+        "amount": round_money(card.amount, card.currency),
         "currency": card.currency,
         "reason": stripe_reason,
     }
@@ -373,7 +373,7 @@ async def _close(session: AsyncSession, principal: Principal, card: CardDispute)
             "card_dispute_won",
             outcome=Outcome.INVALID,
             note=gettext("Won: the card network decided for you and Stripe returned %(amount)s %(currency)s.")
-            % {"amount": amount, "currency": card.currency},
+            % {"amount": round_money(amount, card.currency), "currency": card.currency},
             collected=amount,
             amount=str(amount),
         )
@@ -391,7 +391,7 @@ async def _close(session: AsyncSession, principal: Principal, card: CardDispute)
                 "Lost: the card network decided for the cardholder. %(amount)s %(currency)s stays taken back and is "
                 "open on the invoices again; collect it another way or write it off."
             )
-            % {"amount": amount, "currency": card.currency},
+            % {"amount": round_money(amount, card.currency), "currency": card.currency},
             lost=str(amount),
         )
         return "lost"

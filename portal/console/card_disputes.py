@@ -9,6 +9,7 @@ refusal re-renders it with the message beside the field, and nothing is sent to 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.policies import Permission, can
 from backend.auth.principal import Principal
+from backend.db.base import utcnow
 from backend.errors import Conflict, ValidationFailed
 from backend.i18n import _, gettext
 from backend.payments import chargebacks
@@ -75,6 +77,11 @@ async def card_context(db: AsyncSession, principal: Principal, case_id: uuid.UUI
         # Errors shown beside their own field; the rest above the form.
         "field_names": [*chargebacks.TEXT_FIELDS, *(f"file_{slot}" for slot in chargebacks.FILE_SLOTS)],
         "may_send": can(principal, Permission.WORK_DISPUTES) and section.accepts_evidence,
+        "closed_statuses": chargebacks.CLOSED,
+        # Whole days until Stripe's due date, while evidence is awaited.
+        "days_left": (section.card.evidence_due_by.replace(tzinfo=UTC) - utcnow()).days
+        if section.accepts_evidence and section.card.evidence_due_by
+        else None,
     }
 
 
