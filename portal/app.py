@@ -52,6 +52,7 @@ from portal.console.invoice_checks import InvoiceChecksController
 from portal.console.invoice_forms import InvoiceFormController
 from portal.console.invoices import InvoiceController
 from portal.console.notifications import NotificationController
+from portal.console.payments import PaymentSettingsController
 from portal.console.portal_settings import PortalSettingsController
 from portal.console.statements import StatementPageController
 
@@ -176,6 +177,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             DisputeCaseController,
             DisputeSettingsController,
             PortalSettingsController,
+            PaymentSettingsController,
             BillingController,
             sign_in.set_language,
             PortalAccessController,

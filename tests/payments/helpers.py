@@ -39,13 +39,15 @@ class DisputedInvoice:
     contact_email: str
 
 
-async def disputed_invoice(supplier: Supplier, *, disputed: str = "300.00", currency: str = "CNY") -> DisputedInvoice:
+async def disputed_invoice(
+    supplier: Supplier, *, disputed: str = "300.00", currency: str = "CNY", language: str = "en"
+) -> DisputedInvoice:
     """An invoice of 1,130.00 (10 × 100.00 + 13% tax) of which the buyer disputes `disputed`."""
     buyer_id = await make_buyer(supplier, currency=currency)
     invoice = await make_invoice(supplier, buyer_id, currency=currency)
     case = await open_case(supplier, buyer_id, [ItemInput(invoice.id, amount=disputed)])
     email = f"ap.{secrets.token_hex(4)}@buyer.example"
-    await invited_contact(supplier, buyer_id, email)
+    await invited_contact(supplier, buyer_id, email, language=language)
     return DisputedInvoice(buyer_id, invoice, case.id, email)
 
 

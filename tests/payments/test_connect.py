@@ -1,0 +1,116 @@
+"""Connecting the supplier's Stripe account: onboarding through Stripe, an existing account checked
+with Stripe, one account per organisation, account.updated in order, disconnecting."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from backend.audit.models import AuditEvent
+from backend.payments.models import PaymentAccount
+from tests.conftest import CSRF_INPUT, sign_in
+from tests.disputes.helpers import uow
+from tests.payments.helpers import connect_account, deliver, run_jobs
+
+
+async def _account(supplier) -> PaymentAccount | None:
+    async with uow(supplier) as session:
+        return (await session.scalars(select(PaymentAccount))).first()
+
+
+async def _post(client, path: str, data: dict | None = None):
+    page = await client.get("/console/payments")
+    token = CSRF_INPUT.search(page.text).group(1)
+    return await client.post(path, data={**(data or {}), "_csrf_token": token}, follow_redirects=False)
+
+
+async def test_an_owner_connects_through_stripe_onboarding_and_comes_back(client, world, stripe_fake):
+    await sign_in(client, world.a.finance)
+    page = await client.get("/console/payments")
+    assert "Connect with Stripe" in page.text
+    assert stripe_fake.base in page.headers["content-security-policy"]
+    response = await _post(client, "/console/payments/connect")
+    assert response.status_code == 303
+    [created] = stripe_fake.sent("POST", "/v1/accounts")
+    assert created.headers["idempotency-key"] == f"accord-connect-{world.a.tenant_id}"
+    assert created.params["metadata"] == {"accord_tenant_id": str(world.a.tenant_id)}
+    [link] = stripe_fake.sent("POST", "/v1/account_links")
+    account_id = link.params["account"]
+    assert response.headers["location"] == f"{stripe_fake.base}/connect/onboarding/{account_id}"
+    assert link.params["return_url"].endswith("/console/payments/connect/return")
+    assert not (await _account(world.a)).charges_enabled
+
+    # Onboarding done on Stripe: back on the return address, Accord asks Stripe what the account may do.
+    stripe_fake.accounts[account_id]["charges_enabled"] = True
+    back = await client.get("/console/payments/connect/return", follow_redirects=False)
+    assert back.status_code == 303
+    assert (await _account(world.a)).charges_enabled
+    page = await client.get("/console/payments")
+    assert account_id in page.text
+    async with uow(world.a) as session:
+        actions = (await session.scalars(select(AuditEvent.action))).all()
+    assert "payments.account_connected" in actions
+
+
+async def test_an_account_is_checked_with_stripe_and_serves_one_organisation(client, world, stripe_fake):
+    account_id = await connect_account(world.a, stripe_fake)
+    await sign_in(client, world.b.finance)
+    taken = await _post(client, "/console/payments/connect-existing", {"account_id": account_id})
+    assert taken.status_code == 409 and "already connected to another organisation" in taken.text
+    unknown = await _post(client, "/console/payments/connect-existing", {"account_id": "acct_nobodyknows"})
+    assert unknown.status_code == 422 and "Stripe does not know this account" in unknown.text
+    garbled = await _post(client, "/console/payments/connect-existing", {"account_id": "not an id"})
+    assert garbled.status_code == 422 and 'id="account_id-error"' in garbled.text
+    assert await _account(world.b) is None
+
+
+async def test_a_collaborator_cannot_connect_or_disconnect(client, world, stripe_fake):
+    account_id = await connect_account(world.a, stripe_fake)
+    await sign_in(client, world.a.collaborator)
+    page = await client.get("/console/payments")
+    assert page.status_code == 200 and "Disconnect" not in page.text
+    for path, data in (
+        ("/console/payments/disconnect", {}),
+        ("/console/payments/connect-existing", {"account_id": "acct_other1234"}),
+    ):
+        response = await _post(client, path, data)
+        assert response.status_code in (403, 404)
+    assert (await _account(world.a)).stripe_account_id == account_id
+
+
+async def test_account_updated_keeps_charges_enabled_in_stripes_order(client, world, stripe_fake):
+    account_id = await connect_account(world.a, stripe_fake)
+    await deliver(
+        client,
+        "account.updated",
+        {"id": account_id, "object": "account", "charges_enabled": False},
+        account=account_id,
+        created=2000,
+    )
+    await deliver(
+        client,
+        "account.updated",
+        {"id": account_id, "object": "account", "charges_enabled": True},
+        account=account_id,
+        created=1000,
+    )
+    await run_jobs()
+    assert not (await _account(world.a)).charges_enabled  # the older event, delivered last, changed nothing
+    await deliver(
+        client,
+        "account.updated",
+        {"id": account_id, "object": "account", "charges_enabled": True},
+        account=account_id,
+        created=3000,
+    )
+    await run_jobs()
+    assert (await _account(world.a)).charges_enabled
+
+
+async def test_an_owner_disconnects_and_open_checkouts_are_closed(client, world, stripe_fake):
+    await connect_account(world.a, stripe_fake)
+    await sign_in(client, world.a.finance)
+    response = await _post(client, "/console/payments/disconnect")
+    assert response.status_code == 303
+    assert await _account(world.a) is None
+    page = await client.get("/console/payments")
+    assert "Connect with Stripe" in page.text
