@@ -22,6 +22,7 @@ from backend.db.tenancy import TenantId
 from backend.db.uow import all_tenants_unit_of_work, global_unit_of_work, tenant_unit_of_work
 from backend.demo.billing import seed_billing
 from backend.demo.chargebacks import seed_chargebacks
+from backend.demo.notifications import seed_notifications
 from backend.demo.payments import seed_payments
 from backend.demo.portal import DEMO_CONTACT, portal_instructions, seed_portal, seed_portal_password
 from backend.invoices import checks, imports, orders
@@ -148,6 +149,7 @@ async def _seed_supplier(supplier: dict, owner_password: str | None) -> None:
     await seed_disputes(tenant_id, supplier, principal)
     await seed_portal(tenant_id, supplier, principal)
     await seed_payments(tenant_id, supplier, principal)
+    await seed_notifications(tenant_id, supplier, principal)
     await seed_chargebacks(tenant_id, supplier, principal)
     # Last: the trial's limits apply from here on.
     await seed_billing(tenant_id, supplier, principal)
