@@ -22,6 +22,7 @@ from backend.db.tenancy import TenantId
 from backend.db.uow import all_tenants_unit_of_work, global_unit_of_work, tenant_unit_of_work
 from backend.demo.billing import seed_billing
 from backend.demo.chargebacks import seed_chargebacks
+from backend.demo.escalation import seed_escalation
 from backend.demo.notifications import seed_notifications
 from backend.demo.payments import seed_payments
 from backend.demo.portal import DEMO_CONTACT, portal_instructions, seed_portal, seed_portal_password
@@ -151,6 +152,8 @@ async def _seed_supplier(supplier: dict, owner_password: str | None) -> None:
     await seed_payments(tenant_id, supplier, principal)
     await seed_notifications(tenant_id, supplier, principal)
     await seed_chargebacks(tenant_id, supplier, principal)
+    # After every story and chargeback: their timers are replayed up to today.
+    await seed_escalation(tenant_id, supplier, principal)
     # Last: the trial's limits apply from here on.
     await seed_billing(tenant_id, supplier, principal)
 

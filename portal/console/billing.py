@@ -3,8 +3,10 @@ Checkout and Stripe's billing portal; and the banner every console page loads wh
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Response
@@ -25,7 +27,7 @@ REFUSED = (ValidationFailed, Conflict, PaymentsOff, subscriptions.BillingNotSetU
 
 STATUS_LABELS = {
     "none": _("No subscription"),
-    "trialing": _("Trial"),
+    "trialing": _("On trial"),
     "active": _("Active"),
     "past_due": _("Payment overdue"),
     "unpaid": _("Unpaid"),
@@ -49,6 +51,18 @@ def _stripe_pages_csp() -> str:
         parsed = urlparse(base)
         hosts.append(f"{parsed.scheme}://{parsed.netloc}")
     return web.CONTENT_SECURITY_POLICY.replace("form-action 'self'", "form-action 'self' " + " ".join(hosts))
+
+
+def _local_day(state: subscriptions.Billing, principal: Principal) -> date | None:
+    """The period's end as a day in the reader's time zone (Stripe's timestamps are to the second)."""
+    end = state.row.current_period_end if state.row else None
+    if end is None:
+        return None
+    try:
+        zone = ZoneInfo(principal.time_zone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return end.astimezone(zone).date()
 
 
 def _translated(notices: list[subscriptions.Notice]) -> list[tuple[str, str]]:
@@ -81,6 +95,7 @@ class BillingController(Controller):
             currency=plans.CURRENCY,
             limits=list(plans.Limit),
             limit_labels=plans.LIMIT_LABELS,
+            period_end=_local_day(state, principal),
             status_label=gettext(STATUS_LABELS.get(state.status or "none", state.status or "")),
             error=error,
             notice=notice,
