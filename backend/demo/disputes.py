@@ -359,6 +359,7 @@ class _Director:
             ),
         )
         await self.session.flush()
+        self.last_case_id = case.id  # what a later seed (escalation) adds to the story's case
         facts["amount"] = _money(case.disputed_amount)
         facts["case"] = case.number
         current = _Case(story, case.id, chosen, facts)

@@ -54,6 +54,14 @@ class Calendar:
                 count -= 1
         return day
 
+    def subtract_business_days(self, day: date, count: int) -> date:
+        """The `count`-th business day before `day`."""
+        while count > 0:
+            day -= timedelta(days=1)
+            if self.is_business_day(day):
+                count -= 1
+        return day
+
     def local_date(self, moment: datetime) -> date:
         return moment.astimezone(self.zone).date()
 

@@ -131,6 +131,11 @@ class TimerRepository:
             waits.append((f"proposal:{offered.id}", offered.created_at))
         return Activity(buyer_spoke, team_spoke_at, min(waits, key=lambda w: w[1]) if waits else None)
 
+    async def watched_cases(self) -> list[uuid.UUID]:
+        """The tenant's cases with a timer step to come, soonest first."""
+        statement = select(DisputeCase.id).where(DisputeCase.next_timer_at.is_not(None)).order_by(DisputeCase.next_timer_at)
+        return list((await self.session.scalars(statement)).all())
+
     async def members_in_roles(self, roles: Iterable[Role]) -> list[uuid.UUID]:
         statement = (
             select(Membership.user_id)
