@@ -51,6 +51,7 @@ from backend.disputes.repository import DisputeRepository
 from backend.disputes.states import check_move
 from backend.disputes.timers_repository import Activity, AllTenantsTimerRepository, TimerRepository
 from backend.errors import Conflict
+from backend.i18n import _
 from backend.notifications.notify import notify
 from backend.tenants.models import Role
 
@@ -68,6 +69,21 @@ LEVEL_THREE_AFTER = 5  # ... and the credit managers
 REMINDER_HOUR = 9  # reminders go out at this local hour
 INSTALMENT_NOTICE_DAYS = 3  # calendar days before an instalment falls due, the buyer is reminded
 ROUTES = ("legal", "claim")
+
+# How the console names a timer and an escalation level.
+TIMER_LABELS = {
+    "acknowledge": _("Acknowledge the case"),
+    "evaluate": _("Finish the evaluation"),
+    "respond": _("Answer the buyer"),
+    "agree": _("Reach agreement"),
+    "phase": _("Negotiation phase limit"),
+    "buyer": _("The buyer's answer"),
+    "hard_deadline": _("Hard deadline"),
+    "escalation": _("Escalation day"),
+    "instalment": _("Instalment due"),
+}
+LEVEL_LABELS = {1: _("the owner"), 2: _("the team lead"), 3: _("the credit managers")}
+ROUTE_LABELS = {"legal": _("legal collection"), "claim": _("an insurance claim")}
 
 
 # --- the tenant's service levels ---------------------------------------------------------------

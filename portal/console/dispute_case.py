@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.auth.policies import Permission, can
 from backend.auth.principal import Principal
 from backend.disputes import service as disputes
+from backend.disputes import timers
 from backend.disputes.codes import ANSWERS, CHECKLIST, TEAMS
 from backend.disputes.models import (
     ACTIVE_STATES,
@@ -104,6 +105,16 @@ EVENT_LABELS = {
     "resolved": _("Resolved"),
     "closed_settled": _("Closed: paid or credited in full"),
     **card_disputes.EVENT_LABELS,
+    # Steps of the case's timers (backend.disputes.timers), taken by the escalation job.
+    "timer_reminder": _("Deadline reminder to the owner"),
+    "service_level_breached": _("Service level missed"),
+    "escalated": _("Escalated"),
+    "buyer_reminded": _("Buyer reminded"),
+    "escalation_proposed": _("Escalation proposed"),
+    "deadline_near": _("Hard deadline coming"),
+    "instalment_reminded": _("Instalment reminder to the buyer"),
+    "instalment_missed": _("Instalment missed"),
+    "plan_broken": _("Instalment plan broken"),
 }
 RESPONSE_LABELS = {"accept": _("Accepted"), "counter": _("Countered"), "decline": _("Declined")}
 ENTRY_LABELS = {"credit_note": _("Credit note"), "write_off": _("Write-off"), "adjustment": _("Adjustment")}
@@ -167,6 +178,17 @@ def _timeline(details: disputes.CaseDetails, names: dict[uuid.UUID, str], reason
             detail = gettext(OUTCOME_LABELS.get(Outcome(outcome), outcome)) if outcome else ""
             if data.get("root_cause_code"):
                 detail += " · " + causes.get(data["root_cause_code"], data["root_cause_code"])
+        elif event.kind in ("timer_reminder", "service_level_breached") and data.get("timer"):
+            detail = gettext(timers.TIMER_LABELS.get(data["timer"], data["timer"]))
+        elif event.kind == "escalated" and data.get("level") in timers.LEVEL_LABELS:
+            detail = gettext("Level %(level)s: %(who)s") % {
+                "level": data["level"],
+                "who": gettext(timers.LEVEL_LABELS[data["level"]]),
+            }
+        elif event.kind == "escalation_proposed" and data.get("route") in timers.ROUTE_LABELS:
+            detail = gettext(timers.ROUTE_LABELS[data["route"]])
+        elif event.kind in ("instalment_reminded", "instalment_missed"):
+            detail = gettext("Instalment %(seq)s") % {"seq": data.get("seq", "")}
         elif event.kind == "closed_settled":
             detail = gettext("Collected %(amount)s") % {"amount": web.money(data.get("collected"), currency)}
         elif event.kind in card_disputes.EVENT_LABELS:
@@ -255,6 +277,10 @@ async def case_page(
         reopen_label=REOPEN_LABEL,
         state_labels=STATE_LABELS,
         phase_labels=PHASE_LABELS,
+        timer_labels=timers.TIMER_LABELS,
+        next_step=next(iter(await timers.upcoming_steps(db, case)), None),
+        level_labels=timers.LEVEL_LABELS,
+        route_labels=timers.ROUTE_LABELS,
         phase_short=PHASE_SHORT,
         channel_labels=CHANNEL_LABELS,
         outcome_labels=OUTCOME_LABELS,
