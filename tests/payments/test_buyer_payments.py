@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
 
 from backend.config import get_settings
-from backend.disputes.models import ACTIVE_STATES, DisputeCase, DisputeEvent, DisputeState
-from backend.disputes.service import OptionInput
+from backend.disputes import service as disputes
+from backend.disputes.models import ACTIVE_STATES, DisputeCase, DisputeEvent, DisputeState, Instalment
+from backend.disputes.service import OptionInput, Resolution
 from backend.invoices.models import EntryKind, InvoiceStatus
 from backend.payments import service
 from backend.payments.models import AttemptStatus, PaymentPurpose
 from tests.disputes.helpers import accept, propose, uow
-from tests.factories import make_buyer, make_invoice
+from tests.factories import make_buyer, make_invoice, owner_of
 from tests.payments.helpers import (
     attempts,
     connect_account,
@@ -304,3 +306,72 @@ async def test_a_supplier_without_a_connected_account_takes_no_payment(client, w
     )
     assert response.status_code == 503
     assert await attempts(world.a) == [] and stripe_fake.sent("POST", "/v1/checkout/sessions") == []
+
+
+async def test_the_next_instalment_is_paid_and_marked_so_and_the_plan_ends_paid(client, world, stripe_fake, mail_dir):
+    account = await connect_account(world.a, stripe_fake)
+    setup = await disputed_invoice(world.a, disputed="1130.00")
+    plan = [(date.today() + timedelta(days=30), "500.00"), (date.today() + timedelta(days=60), "630.00")]
+    proposal, [option] = await propose(world.a, setup.case_id, OptionInput(kind="instalments", schedule=plan))
+    await accept(world.a, proposal.id, option.id)
+    async with uow(world.a) as session:
+        await disputes.resolve_case(
+            session, owner_of(world.a), setup.case_id, Resolution(outcome="invalid", root_cause_code="other")
+        )
+    await signed_in(client, mail_dir, setup.contact_email)
+    page = await client.get("/portal/instalments")
+    assert "Pay next instalment" in page.text and "500.00" in page.text
+    for seq, amount in ((1, Decimal("500.00")), (2, Decimal("630.00"))):
+        response = await press_pay(client, "/portal/instalments", {"purpose": "instalment", "case": str(setup.case_id)})
+        assert response.status_code == 303
+        attempt = (await attempts(world.a))[-1]
+        assert attempt.purpose is PaymentPurpose.INSTALMENT and attempt.amount == amount
+        await deliver(client, "checkout.session.completed", stripe_fake.pay(attempt.checkout_session_id), account=account)
+        await run_jobs()
+        async with uow(world.a) as session:
+            instalments = (
+                await session.scalars(select(Instalment).where(Instalment.case_id == setup.case_id).order_by(Instalment.seq))
+            ).all()
+        assert [i.status for i in instalments][:seq] == ["paid"] * seq
+    assert (await invoice_now(world.a, setup.invoice.id)).status is InvoiceStatus.PAID
+    page = await client.get("/portal/instalments")
+    assert "Pay next instalment" not in page.text
+    async with uow(world.a) as session:
+        events = (await session.scalars(select(DisputeEvent).where(DisputeEvent.case_id == setup.case_id))).all()
+    assert [e.data.get("plan_paid") for e in events if e.kind == "instalment_paid"] == [None, True]
+
+
+async def test_the_agreed_amount_leaves_out_what_the_credit_note_will_take(client, world, stripe_fake, mail_dir):
+    account = await connect_account(world.a, stripe_fake)
+    setup = await disputed_invoice(world.a)
+    proposal, [option] = await propose(world.a, setup.case_id, OptionInput(kind="credit_note", amount=Decimal("100.00")))
+    await accept(world.a, proposal.id, option.id)
+    await signed_in(client, mail_dir, setup.contact_email)
+    await press_pay(client, f"/portal/disputes/{setup.case_id}", {"purpose": "agreed", "case": str(setup.case_id)})
+    [attempt] = await attempts(world.a)
+    assert attempt.amount == Decimal("1030.00")
+    await deliver(client, "checkout.session.completed", stripe_fake.pay(attempt.checkout_session_id), account=account)
+    await run_jobs()
+    await run_jobs()
+    # The credit note is the team's to record: the case waits for it, holding what it will credit.
+    assert (await _case(world.a, setup.case_id)).state is DisputeState.AGREED
+    invoice = await invoice_now(world.a, setup.invoice.id)
+    assert invoice.open_amount == Decimal("100.00") and invoice.disputed_amount == Decimal("100.00")
+
+
+async def test_another_buyer_sees_nothing_of_a_payment(client, world, stripe_fake, mail_dir):
+    await connect_account(world.a, stripe_fake)
+    setup = await disputed_invoice(world.a)
+    other = await disputed_invoice(world.a)
+    await signed_in(client, mail_dir, setup.contact_email)
+    await press_pay(client, f"/portal/invoices/{setup.invoice.id}", {"purpose": "invoice", "invoice": str(setup.invoice.id)})
+    [attempt] = await attempts(world.a)
+    client.cookies.clear()
+    await signed_in(client, mail_dir, other.contact_email)
+    for path in (f"/portal/payments/{attempt.id}/done", f"/portal/payments/{attempt.id}/cancelled"):
+        assert (await client.get(path)).status_code == 404
+    # Nor can it pay the other buyer's agreed amount or instalment.
+    for purpose in ("agreed", "instalment"):
+        response = await press_pay(client, "/portal/invoices", {"purpose": purpose, "case": str(setup.case_id)})
+        assert response.status_code == 404
+    assert len(await attempts(world.a)) == 1

@@ -1,4 +1,7 @@
-"""`accord demo seed` connects each demo supplier's Stripe account and shows buyers' card payments."""
+"""`accord demo seed` connects each demo supplier's Stripe account and shows buyers' card payments.
+
+Named to run after test_demo_seed.py, whose first test must be the one that seeds.
+"""
 
 from __future__ import annotations
 
