@@ -415,11 +415,8 @@ async def _raise_level(
         session, principal, case, "escalated", now, before=before, after={"escalation_level": level}, level=level, timer=timer
     )
     if level == 1:
-        people = await _owner_side(session, case)
-    elif level == 2:
-        people = await _team_leads(session)
-    else:
-        people = await _credit_managers(session)
+        return True  # the owner, just told of the breach that raised it
+    people = await _team_leads(session) if level == 2 else await _credit_managers(session)
     await notify(
         session, kind="case.escalated", case_id=case.id, user_ids=people, params={"case_number": case.number, "level": level}
     )
