@@ -22,18 +22,30 @@ from backend.i18n import _, babel_locale, current_language, gettext
 class Group:
     key: str
     label: str
-    description: str
+    description: str  # for the team, in the console
+    for_buyers: str  # for a buyer's contact, in the portal
 
 
 # What a person chooses immediate / daily digest / off for, group by group.
 GROUPS: tuple[Group, ...] = (
-    Group("case_reminders", _("Case reminders"), _("Deadlines coming up on cases: to acknowledge, evaluate, answer, agree.")),
+    Group(
+        "case_reminders",
+        _("Case reminders"),
+        _("Deadlines coming up on cases: to acknowledge, evaluate, answer, agree."),
+        _("When we wait for your answer on a dispute, and deadlines coming up."),
+    ),
     Group(
         "escalations",
         _("Escalations"),
         _("Cases raised to a higher level, missed deadlines, proposals of legal action or a claim."),
+        _("When a dispute without agreement goes to a higher level."),
     ),
-    Group("instalments", _("Instalments"), _("Instalments coming due or missed, and broken payment plans.")),
+    Group(
+        "instalments",
+        _("Instalments"),
+        _("Instalments coming due or missed, and broken payment plans."),
+        _("Instalments of your payment plans coming due, or missed."),
+    ),
 )
 GROUP_KEYS = tuple(group.key for group in GROUPS)
 

@@ -30,7 +30,7 @@ async def test_the_console_lists_a_members_notices_newest_first_with_the_unread_
     assert page.text.index("D-0002") < page.text.index("D-0001") and "D-BOB" not in page.text
     assert "December 1, 2026" in page.text and "answer the buyer" in page.text
     bell = await client.get("/console/notifications/bell", headers=HTMX)
-    assert 'class="badge pending">2<' in bell.text
+    assert 'class="count">2<' in bell.text
     home = await client.get("/console")
     assert 'href="/console/notifications"' in home.text  # the bell, a link that works without JavaScript
 
@@ -43,12 +43,12 @@ async def test_a_member_marks_one_notice_read_then_all(client, world):
     token = await csrf_token(client, "/console/notifications")
     row = await client.post(f"/console/notifications/{first.id}/read", data={"_csrf_token": token}, headers=HTMX)
     assert row.status_code == 200 and f'id="notice-{first.id}"' in row.text and "Mark read" not in row.text
-    assert 'hx-swap-oob="true"' in row.text and 'class="badge pending">2<' in row.text  # the bell follows
+    assert 'hx-swap-oob="true"' in row.text and 'class="count">2<' in row.text  # the bell follows
     everything = await client.post("/console/notifications/read-all", data={"_csrf_token": token}, follow_redirects=False)
     assert everything.status_code == 303
     assert all(n.read_at is not None for n in await notices_of(world.a))
     bell = await client.get("/console/notifications/bell", headers=HTMX)
-    assert "badge" not in bell.text
+    assert "count" not in bell.text
 
 
 async def test_another_persons_or_another_tenants_notice_answers_404_and_stays_unread(client, world):
@@ -140,7 +140,7 @@ async def test_a_contact_sees_its_own_notices_in_the_portal_and_nobody_elses(cli
     assert page.status_code == 200 and "D-0042" in page.text and "D-TOM" not in page.text
     assert f'href="/portal/disputes/{case_id}"' in page.text
     bell = await client.get("/portal/notifications/bell", headers=HTMX)
-    assert 'class="badge pending">1<' in bell.text
+    assert 'class="count">1<' in bell.text
     toms = next(n for n in await notices_of(world.a) if n.recipient_id == tom)
     token = await csrf_token(client, "/portal/notifications")
     refused = await client.post(f"/portal/notifications/{toms.id}/read", data={"_csrf_token": token})
