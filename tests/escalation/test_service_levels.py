@@ -114,3 +114,14 @@ async def test_shorter_levels_apply_to_cases_in_progress_at_the_next_sweep(clien
     assert saved.status_code == 200
     assert ("acknowledge", "breach") in await tick(world.a, one_day + timedelta(minutes=1))
     assert (await case_of(world.a, case.id)).escalation_level == 1
+
+
+async def test_a_collaborator_cannot_post_the_service_levels_form_and_nothing_changes(client, world):
+    await sign_in(client, world.a.collaborator)
+    page = await client.get(PAGE)
+    assert page.status_code == 200 and 'action="/console/dispute-settings/service-levels"' not in page.text
+    token = await csrf_token(client, PAGE)
+    form = {key: str(value) for key, value in DEFAULTS.items()}
+    refused = await client.post(f"{PAGE}/service-levels", data={**form, "agree_days": "5", "_csrf_token": token})
+    assert refused.status_code in (403, 404)
+    assert (await _levels(world.a)).agree_days == 30
