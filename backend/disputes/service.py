@@ -83,6 +83,10 @@ EXTERNAL_EVENTS = frozenset(
         "closed_settled",
         "withdrawn",
         "rejected",
+        # The buyer's own card payments and refunds on the case's invoices (backend.payments.service).
+        "payment_received",
+        "payment_refunded",
+        "instalment_paid",
     }
 )
 

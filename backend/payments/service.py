@@ -426,18 +426,58 @@ async def start_payment(contact: Principal, request: PayRequest) -> Started:
         attempt = await _attempt_for(session, contact, payable, account)
         if attempt.checkout_url:
             return Started(attempt.id, attempt.checkout_url, True)
+        # Checkout pages still open for the same thing with another amount (the ledger moved since):
+        # closed below, so the buyer cannot pay both.
+        superseded = [
+            (earlier.id, earlier.checkout_session_id, earlier.stripe_account_id)
+            for earlier in await AttemptRepository(session).open_since(
+                contact.buyer_id,
+                payable.purpose,
+                utcnow() - CHECKOUT_LIFETIME,
+                case_id=payable.case_id,
+                instalment_id=payable.instalment_id,
+            )
+            if earlier.id != attempt.id and earlier.checkout_session_id and _targets(earlier) == _targets_of(payable)
+        ]
         session.expunge(attempt)
     try:
         checkout = await create_checkout(tenant_id, attempt, _label(payable), contact.label)
     except stripe.StripeError as error:
         await _not_started(tenant_id, attempt.id, error)
         raise PaymentNotStarted(_("Stripe could not start the payment; nothing was charged. Try again in a moment.")) from None
+    closed = await _close_sessions(superseded)
     async with tenant_unit_of_work(tenant_id) as session:
-        stored = await PaymentRepository(session).attempt(attempt.id, for_update=True)
+        repository = PaymentRepository(session)
+        for earlier_id in closed:
+            earlier = await repository.attempt(earlier_id, for_update=True)
+            if earlier is not None and earlier.status is AttemptStatus.OPEN:
+                earlier.status, earlier.updated_at = AttemptStatus.EXPIRED, utcnow()
+        stored = await repository.attempt(attempt.id, for_update=True)
         if stored.checkout_session_id is None:
             stored.checkout_session_id, stored.checkout_url = checkout.id, checkout.url
             stored.updated_at = utcnow()
         return Started(stored.id, stored.checkout_url, False)
+
+
+def _targets(attempt: PaymentAttempt) -> set[str]:
+    return {a["invoice_id"] for a in attempt.allocations}
+
+
+def _targets_of(payable: Payable) -> set[str]:
+    return {str(s.invoice_id) for s in payable.shares}
+
+
+async def _close_sessions(superseded: list[tuple[uuid.UUID, str, str]]) -> list[uuid.UUID]:
+    """Expire earlier Checkout Sessions on Stripe; a session already paid refuses, and its webhook records it."""
+    closed = []
+    for attempt_id, session_id, account in superseded:
+        try:
+            await stripe_client().v1.checkout.sessions.expire_async(session_id, options={"stripe_account": account})
+        except stripe.StripeError as error:
+            log.info("earlier Checkout Session %s not expired: %s", session_id, error)
+            continue
+        closed.append(attempt_id)
+    return closed
 
 
 async def _not_started(tenant_id: TenantId, attempt_id: uuid.UUID, error: stripe.StripeError) -> None:

@@ -87,6 +87,9 @@ EVENT_LABELS = {
     "closed_settled": _("Closed: paid or credited in full"),
     "withdrawn": _("Withdrawn"),
     "rejected": _("Dispute not accepted"),
+    "payment_received": _("Your card payment received"),
+    "payment_refunded": _("Your card payment refunded"),
+    "instalment_paid": _("Instalment paid"),
 }
 RESPONSE_LABELS = {"accept": _("Accepted"), "counter": _("Counter-proposal"), "decline": _("Declined")}
 ENTRY_LABELS = {"credit_note": _("Credit note"), "write_off": _("Write-off"), "adjustment": _("Invoice corrected")}
@@ -107,7 +110,7 @@ def _timeline(view, currency: str) -> list[Step]:
         data: dict[str, Any] = event.data or {}
         label = gettext(EVENT_LABELS[event.kind]) if event.kind in EVENT_LABELS else event.kind.replace("_", " ")
         detail = ""
-        if event.kind == "registered":
+        if event.kind in ("registered", "payment_received", "payment_refunded"):
             detail = web.money(data.get("amount"), currency)
         elif event.kind == "message":
             if data.get("question"):

@@ -105,6 +105,10 @@ EVENT_LABELS = {
     "resolved": _("Resolved"),
     "closed_settled": _("Closed: paid or credited in full"),
     **card_disputes.EVENT_LABELS,
+    # The buyer's card payments (backend.payments.service).
+    "payment_received": _("Card payment received"),
+    "payment_refunded": _("Card payment refunded"),
+    "instalment_paid": _("Instalment paid"),
     # Steps of the case's timers (backend.disputes.timers), taken by the escalation job.
     "timer_reminder": _("Deadline reminder to the owner"),
     "service_level_breached": _("Service level missed"),
@@ -138,6 +142,8 @@ def _timeline(details: disputes.CaseDetails, names: dict[uuid.UUID, str], reason
         detail = ""
         if event.kind == "registered":
             detail = web.money(data.get("amount"), currency)
+        elif event.kind in ("payment_received", "payment_refunded"):
+            detail = f"{web.money(data.get('amount'), currency)} · {data.get('document_number', '')}"
         elif event.kind == "assigned":
             owner = _uuid(data.get("owner_user_id"))
             detail = names.get(owner, "") if owner else gettext("Unassigned")

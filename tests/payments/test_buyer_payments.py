@@ -11,6 +11,7 @@ from backend.config import get_settings
 from backend.disputes import service as disputes
 from backend.disputes.models import ACTIVE_STATES, DisputeCase, DisputeEvent, DisputeState, Instalment
 from backend.disputes.service import OptionInput, Resolution
+from backend.invoices import service as ledger
 from backend.invoices.models import EntryKind, InvoiceStatus
 from backend.payments import service
 from backend.payments.models import AttemptStatus, PaymentPurpose
@@ -86,6 +87,8 @@ async def test_a_buyer_pays_the_undisputed_part_and_the_dispute_stays_open_for_t
     async with uow(world.a) as session:
         kinds = [e.kind for e in (await session.scalars(select(DisputeEvent).where(DisputeEvent.case_id == setup.case_id))).all()]
     assert "payment_received" in kinds
+    case_page = await client.get(f"/portal/disputes/{setup.case_id}")
+    assert "Your card payment received" in case_page.text
 
 
 async def test_the_same_payment_told_three_times_is_recorded_once(client, world, stripe_fake, mail_dir):
@@ -375,3 +378,28 @@ async def test_another_buyer_sees_nothing_of_a_payment(client, world, stripe_fak
         response = await press_pay(client, "/portal/invoices", {"purpose": purpose, "case": str(setup.case_id)})
         assert response.status_code == 404
     assert len(await attempts(world.a)) == 1
+
+
+async def test_when_the_ledger_moved_a_new_press_charges_the_new_amount_and_closes_the_old_checkout(
+    client, world, stripe_fake, mail_dir
+):
+    await connect_account(world.a, stripe_fake)
+    setup = await disputed_invoice(world.a)
+    await signed_in(client, mail_dir, setup.contact_email)
+    fields = {"purpose": "invoice", "invoice": str(setup.invoice.id)}
+    await press_pay(client, f"/portal/invoices/{setup.invoice.id}", fields)
+    # Meanwhile the team records a bank transfer of 100.00 on the invoice.
+    async with uow(world.a) as session:
+        await ledger.record_payment(
+            session,
+            owner_of(world.a),
+            buyer_id=setup.buyer_id,
+            amount="100.00",
+            currency="CNY",
+            allocations=[ledger.PaymentAllocation(setup.invoice.id, "100.00")],
+        )
+    await press_pay(client, f"/portal/invoices/{setup.invoice.id}", fields)
+    first, second = await attempts(world.a)
+    assert (first.amount, second.amount) == (Decimal("830.00"), Decimal("730.00"))
+    assert first.status is AttemptStatus.EXPIRED and second.status is AttemptStatus.OPEN
+    assert stripe_fake.sessions[first.checkout_session_id]["status"] == "expired"
