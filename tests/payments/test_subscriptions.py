@@ -110,6 +110,8 @@ async def test_subscribing_sends_checkout_with_the_plans_price_the_tenants_custo
     page = await client.get("/console/billing")
     assert page.status_code == 200 and "Founding" in page.text and "Choose Growth" in page.text
     assert "https://checkout.stripe.com" in page.headers["content-security-policy"]
+    # A founding tenant (no subscription row) has no limits, and no banner.
+    assert (await client.get("/console/billing/notice")).status_code == 204
 
     response = await _post(client, "/console/billing/subscribe", {"plan": "growth"})
     assert response.status_code == 303
