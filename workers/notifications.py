@@ -37,18 +37,19 @@ async def send_mail(tenant_id: str, job_id: str, mail_id: str) -> None:
             return  # sent already, failed for good, or not this tenant's
     try:
         async with tenant_unit_of_work(tenant) as session:
-            if not await jobs.start_once(session, uuid.UUID(job_id), SEND_ACTOR):
-                return
             mail = await sending.lock_queued(session, mail_key)
             if mail is None:
                 return  # sent by another job meanwhile
             message = await sending.compose_for_sending(session, mail, get_settings().base_url)
             if message is None:
                 sending.mark_undeliverable(mail, sending.NO_RECIPIENT)
-                return
-            # Handed to the SMTP server while the row is locked; the commit below marks it sent.
-            await asyncio.to_thread(mailer.send, message)
-            sending.mark_sent(mail)
+            else:
+                # Handed to the SMTP server while the row is locked; nothing is written before it answers,
+                # so SQLite's single writer is not held for the length of an SMTP conversation.
+                await asyncio.to_thread(mailer.send, message)
+                sending.mark_sent(mail)
+            # The job's claim commits with the mark: together, or (a crash) neither.
+            await jobs.start_once(session, uuid.UUID(job_id), SEND_ACTOR)
     except sending.MailBusy:
         raise  # another worker is sending it; Dramatiq tries again later, and that try finds it sent
     except Exception as error:

@@ -3,9 +3,9 @@
 The `notifications.send` job (workers/notifications.py) runs these steps:
 
 1. `count_attempt`, committed on its own: the try is on record even if the process dies next.
-2. In one transaction with the job's claim (`jobs.start_once`): lock the mail row (`FOR UPDATE
-   SKIP LOCKED`; a row another sender holds answers "busy" and the job is retried), check it is
-   still queued, render it, hand it to the SMTP server, mark it sent, commit.
+2. In one transaction: lock the mail row (`FOR UPDATE SKIP LOCKED`; a row another sender holds
+   answers "busy" and the job is retried), check it is still queued, render it, hand it to the SMTP
+   server, then mark it sent and record the job's claim (`jobs.start_once`), and commit.
 
 A worker killed before the SMTP server accepted the message leaves the row queued and unlocked:
 PostgreSQL rolls the open transaction back when the connection drops, and the redelivered job

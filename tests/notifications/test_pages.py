@@ -237,3 +237,23 @@ async def test_a_thread_message_to_the_buyer_carries_an_unsubscribe_link_that_st
     async with uow(world.a) as session:
         tom = (await session.scalars(select(BuyerContact).where(BuyerContact.email == scene.tom.email))).one()
     assert tom.notification_prefs == {"messages": False, "proposals": True, "statements": True}
+
+
+async def test_mail_that_failed_for_good_is_shown_to_those_who_run_the_team(client, world):
+    from backend.notifications.sending import mark_undeliverable
+    from tests.notifications.helpers import mails_of
+
+    await tell(world.a, user_ids=[world.a.collaborator.user_id])
+    (mail,) = await mails_of(world.a)
+    async with uow(world.a) as session:
+        from backend.notifications.models import OutgoingMail
+
+        stored = (await session.scalars(select(OutgoingMail).where(OutgoingMail.id == mail.id))).one()
+        stored.attempts = 9
+        mark_undeliverable(stored, "ConnectionRefusedError: [Errno 111] Connection refused")
+    await sign_in(client, world.a.finance)
+    page = await client.get("/console/notifications")
+    assert "E-mails that could not be sent" in page.text and "Connection refused" in page.text
+    await client.post("/console/sign-out", data={"_csrf_token": await csrf_token(client, "/console/notifications")})
+    await sign_in(client, world.a.collaborator)
+    assert "Connection refused" not in (await client.get("/console/notifications")).text
