@@ -506,40 +506,6 @@ async def record_settlement(
     return await _record_against_invoice(session, principal, kind, invoice_id, **details)
 
 
-async def record_payment_taken_back(
-    session: AsyncSession, principal: Principal, invoice_id: uuid.UUID, *, amount: Decimal, document_number: str, reason: str
-) -> LedgerEntry:
-    """A payment the card network took back from the supplier (a chargeback): the invoice owes that amount
-    again, as an upward adjustment that reopens it even when it was paid. For `backend.payments.chargebacks`."""
-    require(principal, Permission.EDIT_LEDGER)
-    invoice = await get_invoice(session, principal, invoice_id, for_update=True)
-    if invoice.status is InvoiceStatus.DRAFT or amount <= 0 or not storable(invoice.open_amount + amount):
-        raise ValidationFailed(_("The amount must be above zero."), field="amount")
-    before = invoice_view(invoice)
-    entry = await _new_entry(
-        session,
-        principal,
-        kind=EntryKind.ADJUSTMENT,
-        buyer_id=invoice.buyer_id,
-        currency=invoice.currency,
-        amount=amount,
-        entry_date=None,
-        document_number=document_number,
-        reason=reason,
-    )
-    await _allocate(session, entry, [(invoice, amount)])
-    audit.record(
-        session,
-        principal.actor(),
-        "ledger.payment_taken_back",
-        "invoice",
-        invoice.id,
-        before=before,
-        after={**invoice_view(invoice), "entry": _entry_view(entry, [(invoice, amount)])},
-    )
-    return entry
-
-
 async def record_refund(
     session: AsyncSession,
     principal: Principal,

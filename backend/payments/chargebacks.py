@@ -4,9 +4,9 @@ How the ledger tells a chargeback, following where Stripe moves the money:
 
 * When the card network takes the money back (every status but an inquiry's `warning_*`), the payment
   that paid the invoices is no longer the supplier's: each invoice the payment paid owes its share of
-  the disputed amount again (an upward adjustment, document `CB-<dispute>-<n>`). A case is opened on
-  exactly those amounts, so they are held out of collection while the chargeback runs, and Stripe's
-  evidence due date becomes the case's hard deadline for the escalation timers.
+  the disputed amount again (the upward adjustment a refund writes, document `CB-<dispute>`). A
+  case is opened on exactly those amounts, so they are held out of collection while the chargeback
+  runs, and Stripe's evidence due date becomes the case's hard deadline for the escalation timers.
 * **Won**: Stripe gives the money back. The case is resolved in the supplier's favour (outcome
   *invalid*, the amount collected) and the returned money is recorded as a payment on the same
   invoices (document `CBR-<dispute>`), which are paid again.
@@ -49,6 +49,7 @@ from backend.errors import Conflict, DomainError, NotFound, ValidationFailed
 from backend.files import uploads
 from backend.i18n import Translatable, _, gettext
 from backend.invoices import service as ledger
+from backend.invoices.models import EntryKind
 from backend.invoices.repository import InvoiceRepository, LedgerRepository
 from backend.money import ZERO, minor_unit, round_money
 from backend.payments.chargebacks_repository import ChargebackRepository
@@ -278,9 +279,17 @@ async def _reason_code(session: AsyncSession, stripe_reason: str) -> str:
     return active[0]
 
 
-async def _paid_shares(session: AsyncSession, card: CardDispute) -> tuple[uuid.UUID, list[tuple[uuid.UUID, Decimal]]] | None:
+@dataclass
+class _DisputedPayment:
+    buyer_id: uuid.UUID
+    payment_id: uuid.UUID  # the ledger's payment entry
+    shares: list[tuple[uuid.UUID, Decimal]]  # invoice, what of the disputed amount the payment paid on it
+    on_account: Decimal  # what of the disputed amount the payment had left on the buyer's account
+
+
+async def _disputed_payment(session: AsyncSession, card: CardDispute) -> _DisputedPayment | None:
     """The buyer and what the disputed payment paid on each invoice, up to the disputed amount (None:
-    Accord does not know the payment, or has not recorded it yet)."""
+    Accord does not know the payment, has not recorded it yet, or it paid no invoice)."""
     if not card.payment_intent_id:
         return None
     attempt = await PaymentRepository(session).attempt_by_payment_intent(card.payment_intent_id)
@@ -288,34 +297,41 @@ async def _paid_shares(session: AsyncSession, card: CardDispute) -> tuple[uuid.U
         return None
     if attempt.status not in (AttemptStatus.PAID, AttemptStatus.REFUNDED):
         return None
+    ledger_entries = LedgerRepository(session)
+    payment = await ledger_entries.get(attempt.ledger_entry_id)
     left, shares = card.amount, []
-    for allocation, _number in await LedgerRepository(session).allocations_of_entry(attempt.ledger_entry_id):
+    for allocation, _number in await ledger_entries.allocations_of_entry(attempt.ledger_entry_id):
         share = min(left, allocation.amount)
         if share > 0:
             shares.append((allocation.invoice_id, share))
             left -= share
-    return (attempt.buyer_id, shares) if shares else None
+    if payment is None or not shares:
+        return None
+    return _DisputedPayment(attempt.buyer_id, payment.id, shares, min(left, payment.unallocated_amount))
 
 
 async def _open_case(session: AsyncSession, principal: Principal, card: CardDispute, obj: dict) -> str:
-    found = await _paid_shares(session, card)
-    if found is None:
+    paid = await _disputed_payment(session, card)
+    if paid is None:
         log.info("card dispute %s: no known payment for %s; kept for the team", card.stripe_dispute_id, card.payment_intent_id)
         return "no known payment"
-    buyer_id, shares = found
-    reason = gettext("Card chargeback %(dispute)s: the card network took back the payment") % {"dispute": card.stripe_dispute_id}
-    entries = []
-    for index, (invoice_id, share) in enumerate(shares, start=1):
-        entry = await ledger.record_payment_taken_back(
+    document = f"CB-{card.stripe_dispute_id}"[:64]
+    if card.withdrawn_amount == 0:
+        # The same ledger effect as a refund: the money of the payment went back to the cardholder.
+        taken_back = await ledger.record_refund(
             session,
             principal,
-            invoice_id,
-            amount=share,
-            document_number=f"CB-{card.stripe_dispute_id}-{index}"[:64],
-            reason=reason,
+            paid.payment_id,
+            shares=[ledger.PaymentAllocation(invoice_id, share) for invoice_id, share in paid.shares],
+            from_on_account=paid.on_account,
+            document_number=document,
+            reason=gettext("Card chargeback %(dispute)s: the card network took back the payment")
+            % {"dispute": card.stripe_dispute_id},
         )
-        entries.append(entry)
-    card.withdrawn_amount = sum((share for _i, share in shares), ZERO)
+        card.withdrawn_amount = sum((share for _i, share in paid.shares), paid.on_account)
+    else:
+        # Taken back by an earlier event whose case could not be opened then.
+        taken_back = await LedgerRepository(session).by_document(EntryKind.ADJUSTMENT, document)
     opened = datetime.fromtimestamp(int(obj.get("created") or 0), UTC).date() if obj.get("created") else date.today()
     stripe_reason = gettext(REASON_LABELS[card.reason]) if card.reason in REASON_LABELS else card.reason
     description = gettext(
@@ -327,20 +343,27 @@ async def _open_case(session: AsyncSession, principal: Principal, card: CardDisp
         "currency": card.currency,
         "reason": stripe_reason,
     }
-    case = await disputes.register_case(
-        session,
-        principal,
-        disputes.NewCase(
-            buyer_id=buyer_id,
-            reason_code=await _reason_code(session, card.reason),
-            description=description,
-            channel=Channel.CARD,
-            items=[disputes.ItemInput(invoice_id=invoice_id, amount=share) for invoice_id, share in shares],
-            opened_on=min(opened, date.today()),
-        ),
-    )
-    for entry in entries:
-        entry.dispute_case_id = case.id  # the chargeback this case works, never counted for another
+    try:
+        case = await disputes.register_case(
+            session,
+            principal,
+            disputes.NewCase(
+                buyer_id=paid.buyer_id,
+                reason_code=await _reason_code(session, card.reason),
+                description=description,
+                channel=Channel.CARD,
+                items=[disputes.ItemInput(invoice_id=invoice_id, amount=share) for invoice_id, share in paid.shares],
+                opened_on=min(opened, date.today()),
+            ),
+        )
+    except ValidationFailed as refused:
+        # The money is gone either way (recorded above); the card dispute waits in the console's list,
+        # and the next event of the dispute tries the case again.
+        log.warning("card dispute %s: no case could be opened: %s", card.stripe_dispute_id, refused.message)
+        await session.flush()
+        return "no case: " + refused.message[:150]
+    if taken_back is not None:
+        taken_back.dispute_case_id = case.id  # the chargeback this case works, never counted for another
     card.case_id = case.id
     await session.flush()
     audit.record(session, principal.actor(), "card_dispute.case_opened", "card_dispute", card.id, after={"case": case.number})
@@ -355,7 +378,7 @@ async def _open_case(session: AsyncSession, principal: Principal, card: CardDisp
         status=card.status,
         amount=str(card.withdrawn_amount),
         evidence_due_by=_iso(card.evidence_due_by),
-        entries=[entry.document_number for entry in entries],
+        entry=taken_back.document_number if taken_back else None,
     )
     if card.status in CLOSED:
         await _close(session, principal, card)
@@ -428,7 +451,8 @@ async def _reinstate(session: AsyncSession, principal: Principal, card: CardDisp
         amount=card.withdrawn_amount,
         currency=card.currency,
         document_number=f"CBR-{card.stripe_dispute_id}"[:64],
-        allocations=allocations or None,
+        allocations=allocations,
+        named_only=True,
         reason=gettext("Card chargeback %(dispute)s won: Stripe returned the payment") % {"dispute": card.stripe_dispute_id},
     )
     entry.dispute_case_id = case.id
