@@ -115,6 +115,9 @@ async def test_a_buyer_pays_the_undisputed_part_of_a_disputed_invoice(server, st
     await page.click("button.primary")
     await page.wait_for_url(server + "/portal")
 
+    await page.goto(server + "/portal/invoices")
+    assert await page.locator(f"#pick-{setup.invoice.id}").count() == 1
+    await _shot(page, language, "0-invoices")
     await page.goto(server + f"/portal/invoices/{setup.invoice.id}")
     button = page.locator("#pay-invoice button.pay-button")
     assert "830.00" in await button.inner_text()
@@ -126,14 +129,20 @@ async def test_a_buyer_pays_the_undisputed_part_of_a_disputed_invoice(server, st
     assert stripe_fake.sessions[session_id]["amount_total"] == 83000
     assert stripe_fake.sessions[session_id]["account"] == account
 
-    # Stripe's part: the buyer paid; the signed event reaches the server's webhook.
+    # Stripe's part: the buyer paid and is sent back; the return page waits for Stripe's word.
     paid = stripe_fake.pay(session_id)
+    await page.goto(paid["success_url"])
+    page.problems.clear()  # the fake serves no Checkout page (nor its favicon): those 404s are expected
+    assert await page.locator("#payment-return").get_attribute("data-status") == "open"
+    await _shot(page, language, "2-being-confirmed")
     payload = event_payload("checkout.session.completed", paid, account=account)
     async with httpx.AsyncClient() as http:
         answer = await http.post(server + "/stripe/webhook", content=payload, headers=signed(payload))
     assert answer.status_code == 200, answer.text
+    # The page asks again by itself (htmx) and shows the payment recorded once the worker applied it.
+    await page.wait_for_selector("#payment-return[data-status='paid']", timeout=20_000)
+    await _shot(page, language, "3-recorded")
 
-    page.problems.clear()  # the fake serves no Checkout page (nor its favicon): those 404s are expected
     # The server's worker applies it; the invoice page shows it once it has.
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -144,7 +153,7 @@ async def test_a_buyer_pays_the_undisputed_part_of_a_disputed_invoice(server, st
     else:
         raise AssertionError("the payment never showed on the invoice page")
     assert page.problems == []
-    await _shot(page, language, "2-paid-undisputed")
+    await _shot(page, language, "4-paid-undisputed")
     figures = await page.locator("dl.figures").inner_text()
     assert "300.00" in figures  # open: the disputed part
     assert await page.locator("#pay-invoice").count() == 0  # nothing else is payable now
