@@ -21,6 +21,7 @@ import stripe
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.audit import service as audit
+from backend.auth.policies import Permission, require
 from backend.auth.principal import Principal, PrincipalKind
 from backend.buyers.repository import BuyerRepository
 from backend.config import get_settings
@@ -490,6 +491,16 @@ async def _not_started(tenant_id: TenantId, attempt_id: uuid.UUID, error: stripe
             attempt.status = AttemptStatus.FAILED
             attempt.failure_message = (error.user_message or str(error))[:1000]
             attempt.updated_at = utcnow()
+
+
+async def card_payments_of_invoice(session: AsyncSession, principal: Principal, invoice_id: uuid.UUID) -> list[PaymentAttempt]:
+    """The buyers' card payments that name this invoice, latest first (the console's invoice page)."""
+    require(principal, Permission.READ_LEDGER)
+    invoice = await InvoiceRepository(session).get(invoice_id)
+    if invoice is None:
+        raise NotFound(_("Not found."))
+    attempts = await AttemptRepository(session).latest(buyer_id=invoice.buyer_id)
+    return [a for a in attempts if any(item.get("invoice_id") == str(invoice_id) for item in a.allocations)]
 
 
 async def attempt_of_contact(session: AsyncSession, contact: Principal, attempt_id: uuid.UUID) -> PaymentAttempt:

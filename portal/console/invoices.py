@@ -25,6 +25,8 @@ from backend.invoices.api import proof_file_stream
 from backend.invoices.models import ENTRY_KINDS, STATUS_LABELS, InvoiceStatus
 from backend.invoices.repository import OPEN_STATUSES, InvoiceFilter
 from backend.money import is_currency
+from backend.payments import service as payments
+from backend.payments.models import PURPOSE_LABELS
 from portal import web
 from portal.console.sign_in import Form
 
@@ -78,6 +80,8 @@ async def invoice_page(
         invoice=invoice,
         buyer=await buyers.get_buyer(db, principal, invoice.buyer_id),
         entries=await ledger.invoice_entries(db, principal, invoice.id),
+        card_payments=await payments.card_payments_of_invoice(db, principal, invoice.id),
+        purposes=PURPOSE_LABELS,
         findings=findings,
         status_labels=STATUS_LABELS,
         entry_kinds=ENTRY_KINDS,

@@ -15,6 +15,7 @@ from backend.invoices import service as ledger
 from backend.invoices.models import EntryKind, InvoiceStatus
 from backend.payments import service
 from backend.payments.models import AttemptStatus, PaymentPurpose
+from tests.conftest import sign_in
 from tests.disputes.helpers import accept, propose, uow
 from tests.factories import make_buyer, make_invoice, owner_of
 from tests.payments.helpers import (
@@ -89,6 +90,10 @@ async def test_a_buyer_pays_the_undisputed_part_and_the_dispute_stays_open_for_t
     assert "payment_received" in kinds
     case_page = await client.get(f"/portal/disputes/{setup.case_id}")
     assert "Your card payment received" in case_page.text
+    # The team sees it on the console's invoice page: the ledger's payment and the card payment behind it.
+    await sign_in(client, world.a.finance)
+    console = await client.get(f"/console/invoices/{setup.invoice.id}")
+    assert "Card payments from the buyer portal" in console.text and console.text.count(paid["payment_intent"]) == 2
 
 
 async def test_the_same_payment_told_three_times_is_recorded_once(client, world, stripe_fake, mail_dir):
