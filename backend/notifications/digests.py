@@ -5,6 +5,8 @@ default tenant's zone): the sweep fires a once-per-day tick through the schedule
 tick's job fans out one job per tenant with digest readers, and each tenant's job writes one
 digest record per person and day (its key forbids a second) with the mail that carries it.
 A digest lists the notices since the previous digest's end (at most the last 7 days).
+A notice whose transaction commits just after a digest's query, though stamped a moment before, is
+listed in no digest: it is still in the person's notifications.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ from backend.buyers.models import BuyerContact
 from backend.config import get_settings
 from backend.db.base import new_id, utcnow
 from backend.db.tenancy import current_tenant
-from backend.i18n import DEFAULT, _, gettext, normalise
+from backend.i18n import DEFAULT, _, gettext, ngettext, normalise
 from backend.jobs.models import OutboxJob
 from backend.notifications import kinds, unsubscribe
 from backend.notifications.mailer import compose
@@ -197,11 +197,19 @@ async def _render(session: AsyncSession, mail: OutgoingMail, base_url: str) -> E
         hello = gettext("Hello %(name)s,") % {"name": reader.name}
         if mail.kind == DIGEST:
             notices = await NotificationRepository(session).notices([uuid.UUID(i) for i in mail.params.get("notice_ids", [])])
-            subject = gettext("Your Accord digest: %(count)s notifications") % {"count": len(notices)}
+            subject = ngettext(
+                "Your Accord digest: %(num)d notification", "Your Accord digest: %(num)d notifications", len(notices)
+            ) % {"num": len(notices)}
             lines = [f"- {kinds.title(n.kind, n.params)}" for n in notices]
             paragraphs = [hello, gettext("Here is what happened since your last digest:"), "\n".join(lines)]
-            where = f"{base_url}/console/notifications" if reader.contact is None else f"{base_url}/portal/notifications"
-            links = [(gettext("See them all: %(link)s"), where)]
+            if reader.contact is None:
+                links = [(gettext("See them all: %(link)s"), f"{base_url}/console/notifications")]
+            else:
+                links = (
+                    [(gettext("See them all: %(link)s"), f"{base_url}/portal/notifications")]
+                    if reader.contact.portal_open
+                    else []
+                )
             footer = _footer(session, base_url, reader, "all")
         else:
             subject = kinds.title(mail.kind, mail.params)
