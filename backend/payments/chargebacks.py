@@ -242,7 +242,7 @@ async def apply_event(session: AsyncSession, principal: Principal, event: dict) 
             )
     outcome = "recorded"
     if card.case_id is None and card.status in FUNDS_WITHDRAWN:
-        outcome = await _open_case(session, principal, card, obj)
+        outcome = await _open_case(session, principal, card, _opened_on(obj))
     elif card.case_id is not None and changed:
         await disputes.note_external(
             session,
@@ -297,21 +297,35 @@ async def _disputed_payment(session: AsyncSession, card: CardDispute) -> _Disput
         return None
     if attempt.status not in (AttemptStatus.PAID, AttemptStatus.REFUNDED):
         return None
+    return await _shares_of(session, card, attempt.ledger_entry_id)
+
+
+async def _shares_of(session: AsyncSession, card: CardDispute, payment_id: uuid.UUID) -> _DisputedPayment | None:
     ledger_entries = LedgerRepository(session)
-    payment = await ledger_entries.get(attempt.ledger_entry_id)
+    payment = await ledger_entries.get(payment_id)
+    if payment is None or payment.kind is not EntryKind.PAYMENT or payment.currency != card.currency:
+        return None
     left, shares = card.amount, []
-    for allocation, _number in await ledger_entries.allocations_of_entry(attempt.ledger_entry_id):
+    for allocation, _number in await ledger_entries.allocations_of_entry(payment.id):
         share = min(left, allocation.amount)
         if share > 0:
             shares.append((allocation.invoice_id, share))
             left -= share
-    if payment is None or not shares:
+    if not shares:
         return None
-    return _DisputedPayment(attempt.buyer_id, payment.id, shares, min(left, payment.unallocated_amount))
+    return _DisputedPayment(payment.buyer_id, payment.id, shares, min(left, payment.unallocated_amount))
 
 
-async def _open_case(session: AsyncSession, principal: Principal, card: CardDispute, obj: dict) -> str:
-    paid = await _disputed_payment(session, card)
+def _opened_on(obj: dict) -> date:
+    """The day the cardholder disputed the charge (Stripe's creation time of the dispute)."""
+    created = obj.get("created")
+    return min(datetime.fromtimestamp(int(created), UTC).date(), date.today()) if created else date.today()
+
+
+async def _open_case(
+    session: AsyncSession, principal: Principal, card: CardDispute, opened_on: date, paid: _DisputedPayment | None = None
+) -> str:
+    paid = paid or await _disputed_payment(session, card)
     if paid is None:
         log.info("card dispute %s: no known payment for %s; kept for the team", card.stripe_dispute_id, card.payment_intent_id)
         return "no known payment"
@@ -332,7 +346,6 @@ async def _open_case(session: AsyncSession, principal: Principal, card: CardDisp
     else:
         # Taken back by an earlier event whose case could not be opened then.
         taken_back = await LedgerRepository(session).by_document(EntryKind.ADJUSTMENT, document)
-    opened = datetime.fromtimestamp(int(obj.get("created") or 0), UTC).date() if obj.get("created") else date.today()
     stripe_reason = gettext(REASON_LABELS[card.reason]) if card.reason in REASON_LABELS else card.reason
     description = gettext(
         "Card chargeback %(dispute)s on payment %(payment)s, %(amount)s %(currency)s. Stripe's reason: %(reason)s."
@@ -353,7 +366,7 @@ async def _open_case(session: AsyncSession, principal: Principal, card: CardDisp
                 description=description,
                 channel=Channel.CARD,
                 items=[disputes.ItemInput(invoice_id=invoice_id, amount=share) for invoice_id, share in paid.shares],
-                opened_on=min(opened, date.today()),
+                opened_on=opened_on,
             ),
         )
     except ValidationFailed as refused:
@@ -687,6 +700,42 @@ async def submit_evidence(session: AsyncSession, principal: Principal, case_id: 
 
 
 # --- the console's list of card disputes no case works ---------------------------------------------
+
+
+async def link_payment(
+    session: AsyncSession, principal: Principal, card_dispute_id: uuid.UUID, document_number: str
+) -> uuid.UUID:
+    """The team names the ledger payment a chargeback took back, when Accord did not take the card payment
+    itself (it was recorded by hand or imported): the chargeback is then worked as any other, on the
+    invoices that payment paid. Returns the case opened."""
+    require(principal, Permission.WORK_DISPUTES)
+    card = await ChargebackRepository(session).get(card_dispute_id, for_update=True)
+    if card is None:
+        raise NotFound(_("Not found."))
+    if card.case_id is not None:
+        raise Conflict(_("A case already works this card dispute."), field="document_number")
+    if card.status not in FUNDS_WITHDRAWN:
+        raise Conflict(
+            _("An inquiry moves no money: link it once the card network takes the money back."), field="document_number"
+        )
+    number = (document_number or "").strip()
+    if not number:
+        raise ValidationFailed(_("Enter the document number of the payment the card made."), field="document_number")
+    payment = await LedgerRepository(session).by_document(EntryKind.PAYMENT, number[:64])
+    paid = await _shares_of(session, card, payment.id) if payment is not None else None
+    if paid is None:
+        raise ValidationFailed(
+            _("No payment %(number)s in %(currency)s that paid an invoice is in your ledger."),
+            field="document_number",
+            params={"number": number[:64], "currency": card.currency},
+        )
+    outcome = await _open_case(session, principal, card, min(_aware(card.created_at).date(), date.today()), paid)
+    if card.case_id is None:
+        raise Conflict(_("No case could be opened: %(reason)s"), field="document_number", params={"reason": outcome})
+    audit.record(
+        session, principal.actor(), "card_dispute.linked", "card_dispute", card.id, after={"payment": payment.document_number}
+    )
+    return card.case_id
 
 
 async def without_case(session: AsyncSession, principal: Principal, *, limit: int = 50, offset: int = 0):

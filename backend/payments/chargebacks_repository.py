@@ -21,6 +21,12 @@ class ChargebackRepository:
             statement = statement.with_for_update().execution_options(populate_existing=True)
         return (await self.session.scalars(statement)).first()
 
+    async def get(self, card_dispute_id: uuid.UUID, *, for_update: bool = False) -> CardDispute | None:
+        statement = select(CardDispute).where(CardDispute.id == card_dispute_id)
+        if for_update:
+            statement = statement.with_for_update().execution_options(populate_existing=True)
+        return (await self.session.scalars(statement)).first()
+
     async def of_case(self, case_id: uuid.UUID, *, for_update: bool = False) -> CardDispute | None:
         statement = select(CardDispute).where(CardDispute.case_id == case_id)
         if for_update:

@@ -129,14 +129,51 @@ class CardDisputeController(Controller):
     async def without_case(
         self, request: Request, db: AsyncSession, principal: Principal, page: Annotated[int, Parameter(ge=1, le=10_000)] = 1
     ) -> Response:
-        rows, total = await chargebacks.without_case(db, principal, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-        return web.render(
-            request,
-            "console/card_disputes.html",
-            rows=rows,
-            total=total,
-            page=page,
-            pages=max(1, -(-total // PAGE_SIZE)),
-            status_labels=chargebacks.STATUS_LABELS,
-            reason_labels=chargebacks.REASON_LABELS,
-        )
+        return await _list_page(request, db, principal, page)
+
+    @post("/card-disputes/{card_id:uuid}/link")
+    async def link(
+        self, request: Request, db: AsyncSession, principal: Principal, card_id: uuid.UUID, data: Annotated[dict[str, str], Form]
+    ) -> Response:
+        try:
+            case_id = await chargebacks.link_payment(db, principal, card_id, data.get("document_number") or "")
+        except (ValidationFailed, Conflict) as error:
+            await roll_back(db, principal)
+            return await _list_page(
+                request,
+                db,
+                principal,
+                1,
+                status_code=error.status_code,
+                errors={str(card_id): message_of(error)},
+                typed={str(card_id): data.get("document_number") or ""},
+            )
+        return web.redirect(request, f"/console/disputes/{case_id}#{SECTION}")
+
+
+async def _list_page(
+    request: Request,
+    db: AsyncSession,
+    principal: Principal,
+    page: int,
+    *,
+    status_code: int = 200,
+    errors: dict[str, str] | None = None,
+    typed: dict[str, str] | None = None,
+) -> Response:
+    rows, total = await chargebacks.without_case(db, principal, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+    return web.render(
+        request,
+        "console/card_disputes.html",
+        status_code=status_code,
+        errors=errors or {},
+        typed=typed or {},
+        can_link=can(principal, Permission.WORK_DISPUTES),
+        linkable=chargebacks.FUNDS_WITHDRAWN,
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        status_labels=chargebacks.STATUS_LABELS,
+        reason_labels=chargebacks.REASON_LABELS,
+    )

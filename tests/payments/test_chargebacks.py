@@ -38,6 +38,7 @@ class CardPayment:
     invoice: Invoice
     account: str
     payment_intent: str
+    document_number: str  # the payment's in the ledger
 
 
 async def paid_by_card(supplier) -> CardPayment:
@@ -54,6 +55,7 @@ async def paid_by_card(supplier) -> CardPayment:
             amount=invoice.gross_amount,
             currency="CNY",
             allocations=[ledger.PaymentAllocation(invoice.id, invoice.gross_amount)],
+            document_number="PAY-" + intent[3:15],
         )
         session.add(
             PaymentAttempt(
@@ -70,7 +72,7 @@ async def paid_by_card(supplier) -> CardPayment:
                 created_by="test",
             )
         )
-    return CardPayment(buyer_id, invoice, account, intent)
+    return CardPayment(buyer_id, invoice, account, intent, entry.document_number)
 
 
 def dispute(payment_intent: str, *, dispute_id: str, status: str = "needs_response", amount: int = 113_000, due_by: int) -> dict:
@@ -217,6 +219,37 @@ async def test_a_chargeback_on_a_payment_accord_does_not_know_waits_in_the_conso
     page = await client.get("/console/card-disputes")
     assert page.status_code == 200 and dispute_id in page.text
     await sign_in(client, world.b.finance)
+    assert dispute_id not in (await client.get("/console/card-disputes")).text
+
+
+async def test_the_team_works_a_chargeback_on_a_payment_recorded_by_hand_by_naming_the_payment(client, world, stripe_fake):
+    paid = await paid_by_card(world.a)
+    dispute_id = "dp_" + secrets.token_hex(10)
+    obj = dispute("pi_taken_by_the_terminal", dispute_id=dispute_id, due_by=int(time.time()) + 3 * DAY)
+    await deliver(client, "charge.dispute.created", obj, account=paid.account, created=int(time.time()))
+    await run_jobs()
+    card, case, invoice, _kinds = await state_of(world.a, dispute_id)
+    assert case is None and invoice.status is InvoiceStatus.PAID
+    link = f"/console/card-disputes/{card.id}/link"
+
+    # Charlie, at another supplier, cannot link it; nothing changes.
+    await sign_in(client, world.b.finance)
+    token = await csrf_token(client, "/console/card-disputes")
+    assert (await client.post(link, data={"_csrf_token": token, "document_number": paid.document_number})).status_code == 404
+
+    await sign_in(client, world.a.finance)
+    token = await csrf_token(client, "/console/card-disputes")
+    wrong = await client.post(link, data={"_csrf_token": token, "document_number": "PAY-NOPE"})
+    assert wrong.status_code == 422 and "PAY-NOPE" in wrong.text and 'aria-invalid="true"' in wrong.text
+    card, case, invoice, _kinds = await state_of(world.a, dispute_id)
+    assert case is None and invoice.status is InvoiceStatus.PAID
+
+    linked = await client.post(link, data={"_csrf_token": token, "document_number": paid.document_number}, follow_redirects=False)
+    assert linked.status_code == 303, linked.text
+    card, case, invoice, _kinds = await state_of(world.a, dispute_id)
+    assert linked.headers["location"].endswith(f"/console/disputes/{case.id}#card")
+    assert case.buyer_id == paid.buyer_id and case.hard_deadline_at is not None
+    assert invoice.open_amount == Decimal("1130.00") and invoice.disputed_amount == Decimal("1130.00")
     assert dispute_id not in (await client.get("/console/card-disputes")).text
 
 
