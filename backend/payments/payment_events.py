@@ -48,7 +48,7 @@ async def checkout_session_expired(session: AsyncSession, principal: Principal, 
     attempt = await service.find_attempt(session, obj, payment_intent_id=None)
     if attempt is None or attempt.checkout_session_id not in (None, obj.get("id")):
         return "unknown payment"
-    return await service.apply_expired(session, attempt, event)
+    return await service.apply_expired(session, principal, attempt, event)
 
 
 async def payment_intent_succeeded(session: AsyncSession, principal: Principal, event: dict) -> str:
@@ -75,7 +75,7 @@ async def payment_intent_payment_failed(session: AsyncSession, principal: Princi
     error = obj.get("last_payment_error") if isinstance(obj.get("last_payment_error"), dict) else {}
     if attempt.payment_intent_id is None:
         attempt.payment_intent_id = obj.get("id")
-    return await service.apply_failed(session, attempt, event, error.get("message"))
+    return await service.apply_failed(session, principal, attempt, event, error.get("message"))
 
 
 async def charge_refunded(session: AsyncSession, principal: Principal, event: dict) -> str:

@@ -444,7 +444,7 @@ async def start_payment(contact: Principal, request: PayRequest) -> Started:
     try:
         checkout = await create_checkout(tenant_id, attempt, _label(payable), contact.label)
     except stripe.StripeError as error:
-        await _not_started(tenant_id, attempt.id, error)
+        await _not_started(contact, attempt.id, error)
         raise PaymentNotStarted(_("Stripe could not start the payment; nothing was charged. Try again in a moment.")) from None
     closed = await _close_sessions(superseded)
     async with tenant_unit_of_work(tenant_id) as session:
@@ -452,7 +452,17 @@ async def start_payment(contact: Principal, request: PayRequest) -> Started:
         for earlier_id in closed:
             earlier = await repository.attempt(earlier_id, for_update=True)
             if earlier is not None and earlier.status is AttemptStatus.OPEN:
+                before = attempt_view(earlier)
                 earlier.status, earlier.updated_at = AttemptStatus.EXPIRED, utcnow()
+                audit.record(
+                    session,
+                    contact.actor(),
+                    "payment.superseded",
+                    "payment_attempt",
+                    earlier.id,
+                    before=before,
+                    after=attempt_view(earlier),
+                )
         stored = await repository.attempt(attempt.id, for_update=True)
         if stored.checkout_session_id is None:
             stored.checkout_session_id, stored.checkout_url = checkout.id, checkout.url
@@ -481,16 +491,26 @@ async def _close_sessions(superseded: list[tuple[uuid.UUID, str, str]]) -> list[
     return closed
 
 
-async def _not_started(tenant_id: TenantId, attempt_id: uuid.UUID, error: stripe.StripeError) -> None:
+async def _not_started(contact: Principal, attempt_id: uuid.UUID, error: stripe.StripeError) -> None:
     log.warning("Checkout Session for attempt %s not created: %s", attempt_id, error)
     retryable = isinstance(error, stripe.APIConnectionError) or (error.http_status or 500) >= 500
-    async with tenant_unit_of_work(tenant_id) as session:
+    async with tenant_unit_of_work(TenantId(contact.tenant_id)) as session:
         attempt = await PaymentRepository(session).attempt(attempt_id, for_update=True)
         if attempt is not None and attempt.checkout_session_id is None and not retryable:
             # Refused for good (the account cannot charge, a bad parameter): a new press makes a new attempt.
+            before = attempt_view(attempt)
             attempt.status = AttemptStatus.FAILED
             attempt.failure_message = (error.user_message or str(error))[:1000]
             attempt.updated_at = utcnow()
+            audit.record(
+                session,
+                contact.actor(),
+                "payment.not_started",
+                "payment_attempt",
+                attempt.id,
+                before=before,
+                after=attempt_view(attempt),
+            )
 
 
 async def card_payments_of_invoice(session: AsyncSession, principal: Principal, invoice_id: uuid.UUID) -> list[PaymentAttempt]:
@@ -652,26 +672,36 @@ async def _after_paid_on_cases(
             )
 
 
-async def apply_failed(session: AsyncSession, attempt: PaymentAttempt, event: dict, message: str | None) -> str:
+async def apply_failed(
+    session: AsyncSession, principal: Principal, attempt: PaymentAttempt, event: dict, message: str | None
+) -> str:
     """The card was declined: the buyer reads Stripe's reason on the return page. Checkout lets them try
     another card in the same session, so a later success still applies."""
     if not _account_matches(attempt, event):
         return "another account"
     if attempt.status is not AttemptStatus.OPEN:
         return "stale"
+    before = attempt_view(attempt)
     attempt.status = AttemptStatus.FAILED
     attempt.failure_message = (message or "")[:1000] or None
     attempt.updated_at = utcnow()
+    audit.record(
+        session, principal.actor(), "payment.failed", "payment_attempt", attempt.id, before=before, after=attempt_view(attempt)
+    )
     return "failed"
 
 
-async def apply_expired(session: AsyncSession, attempt: PaymentAttempt, event: dict) -> str:
+async def apply_expired(session: AsyncSession, principal: Principal, attempt: PaymentAttempt, event: dict) -> str:
     if not _account_matches(attempt, event):
         return "another account"
     if attempt.status not in (AttemptStatus.OPEN, AttemptStatus.FAILED):
         return "stale"
+    before = attempt_view(attempt)
     attempt.status = AttemptStatus.EXPIRED
     attempt.updated_at = utcnow()
+    audit.record(
+        session, principal.actor(), "payment.expired", "payment_attempt", attempt.id, before=before, after=attempt_view(attempt)
+    )
     return "expired"
 
 
