@@ -4,6 +4,9 @@ server; another worker takes the job over and the e-mail reaches the server once
 The SMTP server (aiosmtpd, in this process) holds the first conversation at RCPT, before the mail
 transaction can complete: the worker is then provably mid-job (the try is counted, the mail row locked
 in its open transaction), and the server has accepted nothing yet.
+
+The second test loses the job in Redis as well (FLUSHDB, as a restart without persistence does): the
+mail row in the database is what brings it back, through the notifications sweep.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -131,6 +135,51 @@ async def test_a_worker_killed_mid_send_loses_nothing_and_the_next_sends_the_mai
         async with uow(world.a) as session:
             executions = (await session.scalars(select(JobExecution).where(JobExecution.job_id == job.id))).all()
         assert len(executions) == 1
+    finally:
+        for process, log in workers:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=20)
+            log.close()
+        controller.stop()
+
+
+async def test_a_mail_whose_job_redis_lost_with_the_worker_is_sent_once_after_the_sweep(world):
+    """Redis restarted empty while the worker that held the job died: the job exists only in the database
+    now, as a mail row still queued. The quarter-hour sweep records a new job for it; a new worker sends it."""
+    import redis
+    from aiosmtpd.controller import Controller
+
+    from backend.db.base import utcnow
+    from backend.db.uow import all_tenants_unit_of_work
+    from backend.notifications import sending
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    smtp = HoldingSMTP()
+    port = _free_port()
+    controller = Controller(smtp, hostname="127.0.0.1", port=port)
+    controller.start()
+    workers: list[tuple[subprocess.Popen, object]] = []
+    try:
+        await tell(world.a, user_ids=[world.a.finance.user_id])
+        workers.append(_start_worker(port, "lost-worker"))
+        await _wait_for(lambda: asyncio.to_thread(smtp.held.is_set), "the worker to reach the SMTP server", logs=("lost-worker",))
+        os.kill(workers[0][0].pid, signal.SIGKILL)
+        workers[0][0].wait(timeout=10)
+        smtp.release.set()
+        redis.Redis.from_url(REDIS_URL).flushdb()  # Redis restarted without its data
+
+        async with all_tenants_unit_of_work("test: the notifications sweep, half an hour on") as session:
+            assert await sending.requeue_stalled(session, utcnow() + sending.STALLED_AFTER + timedelta(minutes=1)) >= 1
+        workers.append(_start_worker(port, "sweeping-worker"))
+
+        async def sent() -> bool:
+            return (await mails_of(world.a))[0].status == "sent"
+
+        await _wait_for(sent, "the new worker to send the mail", logs=("sweeping-worker",))
+        assert [recipients for recipients, _content in smtp.accepted if world.a.finance.email in recipients] == [
+            [world.a.finance.email]
+        ]
     finally:
         for process, log in workers:
             if process.poll() is None:
