@@ -257,3 +257,22 @@ async def test_mail_that_failed_for_good_is_shown_to_those_who_run_the_team(clie
     await client.post("/console/sign-out", data={"_csrf_token": await csrf_token(client, "/console/notifications")})
     await sign_in(client, world.a.collaborator)
     assert "Connection refused" not in (await client.get("/console/notifications")).text
+
+
+async def test_an_expired_unsubscribe_link_is_refused(client, world):
+    from datetime import timedelta
+
+    from backend.config import get_settings
+    from backend.db.base import utcnow
+    from backend.notifications import unsubscribe
+
+    buyer_id = await make_buyer(world.a)
+    contact = await invited_contact(world.a, buyer_id, "expired@buyer.example")
+    issued = utcnow() - unsubscribe.VALID_FOR - timedelta(days=1)
+    token = unsubscribe.token_for(get_settings().secret_key, world.a.tenant_id, contact, "instalments", issued)
+    fresh = unsubscribe.token_for(get_settings().secret_key, world.a.tenant_id, contact, "instalments")
+    assert (await client.get(f"/unsubscribe/{token}")).status_code == 404
+    assert (await client.get(f"/unsubscribe/{fresh}")).status_code == 200
+    # Signed for another tenant's contact id: the contact is not there, so nothing is found.
+    foreign = unsubscribe.token_for(get_settings().secret_key, world.b.tenant_id, contact, "instalments")
+    assert (await client.get(f"/unsubscribe/{foreign}")).status_code == 404
