@@ -42,12 +42,13 @@ from backend.audit import service as audit
 from backend.auth.policies import Permission, require
 from backend.auth.principal import Principal
 from backend.db.base import utcnow
+from backend.db.tenancy import current_tenant
 from backend.disputes import service as disputes
 from backend.disputes.models import Channel, CodeKind, Outcome
 from backend.disputes.repository import DisputeRepository
 from backend.errors import Conflict, DomainError, NotFound, ValidationFailed
 from backend.files import uploads
-from backend.i18n import Translatable, _, gettext
+from backend.i18n import Translatable, _, current_language, gettext
 from backend.invoices import service as ledger
 from backend.invoices.models import EntryKind
 from backend.invoices.repository import InvoiceRepository, LedgerRepository
@@ -57,6 +58,7 @@ from backend.payments.events import event_object
 from backend.payments.gateway import stripe_client
 from backend.payments.models import AttemptStatus, CardDispute
 from backend.payments.repository import PaymentRepository
+from backend.tenants.repository import TenantRepository
 
 log = logging.getLogger("accord.payments.chargebacks")
 
@@ -191,6 +193,16 @@ def _view(card: CardDispute) -> dict:
 async def apply_event(session: AsyncSession, principal: Principal, event: dict) -> str:
     """charge.dispute.created / updated / closed / funds_withdrawn / funds_reinstated: each carries the
     whole dispute, so every one of them is applied the same way, whichever comes first."""
+    # What it writes for people to read (the case's description, closing notes) in the tenant's language.
+    tenant = await TenantRepository(session).get(current_tenant(session))
+    token = current_language.set(tenant.default_language if tenant is not None else current_language.get())
+    try:
+        return await _apply(session, principal, event)
+    finally:
+        current_language.reset(token)
+
+
+async def _apply(session: AsyncSession, principal: Principal, event: dict) -> str:
     obj = event_object(event)
     if obj.get("object") != "dispute" or not isinstance(obj.get("id"), str):
         return "not a dispute"
