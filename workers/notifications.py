@@ -79,8 +79,9 @@ send.run_async = send_mail
 
 @periodic_actor("notifications.sweep")
 async def sweep(session: AsyncSession) -> None:
-    """Every quarter hour: a fresh job for mail a broker lost, and (once a day) the digests' plan."""
+    """Every quarter hour: a fresh job for mail a broker lost, sent mail a month old forgotten, and (once a day) the digests' plan."""
     await sending.requeue_stalled(session)
+    await sending.forget_sent(session)
     await digests.fire_daily_plan(session)
 
 

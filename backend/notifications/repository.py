@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -235,3 +235,9 @@ class AllTenantsNotificationRepository:
             .limit(limit)
         )
         return [tuple(row) for row in (await self.session.execute(statement)).all()]
+
+    async def forget_sent_before(self, moment: datetime) -> int:
+        result = await self.session.execute(
+            delete(OutgoingMail).where(OutgoingMail.status == MailStatus.SENT.value, OutgoingMail.sent_at < moment)
+        )
+        return result.rowcount or 0

@@ -122,6 +122,14 @@ async def requeue_stalled(session: AsyncSession, now: datetime | None = None, li
     return len(stalled)
 
 
+KEEP_SENT = timedelta(days=30)
+
+
+async def forget_sent(session: AsyncSession, now: datetime | None = None) -> int:
+    """Across tenants: sent mail a month old goes (its notice stays); failed mail stays to be seen."""
+    return await AllTenantsNotificationRepository(session).forget_sent_before((now or utcnow()) - KEEP_SENT)
+
+
 # --- rendering, when the mail is sent ------------------------------------------------------------
 
 

@@ -15,7 +15,8 @@ from backend.db.base import utcnow
 from backend.db.uow import all_tenants_unit_of_work
 from backend.notifications import mailer, sending
 from tests.buyer_portal.helpers import mails_to
-from tests.notifications.helpers import mails_of, send_jobs_of, tell
+from tests.disputes.helpers import uow
+from tests.notifications.helpers import mails_of, notices_of, send_jobs_of, tell
 from tests.test_team import run_jobs
 from workers import notifications as notification_jobs
 from workers import relay
@@ -111,3 +112,22 @@ async def test_dispute_mails_go_through_the_queue_and_are_sent_once(world, mail_
     queued = [m for m in await mails_of(world.a) if m.kind == "disputes.task"]
     assert len(queued) == 1 and queued[0].status == "sent" and queued[0].to_address == world.a.collaborator.email
     assert scene.case.number in mails_to(mail_dir, world.a.collaborator.email)[0]["Subject"]
+
+
+async def test_the_sweep_forgets_sent_mail_after_a_month_but_keeps_failed_mail_and_the_notices(world, mail_dir):
+    await tell(world.a, user_ids=[world.a.finance.user_id, world.a.collaborator.user_id])
+    first, second = await send_jobs_of(world.a)
+    await _deliver(world.a, first)
+    async with uow(world.a) as session:
+        from sqlalchemy import select
+
+        from backend.notifications.models import OutgoingMail
+
+        unsent = (
+            await session.scalars(select(OutgoingMail).where(OutgoingMail.id == uuid.UUID(second.payload["mail_id"])))
+        ).one()
+        sending.mark_undeliverable(unsent, "gave up")
+    async with all_tenants_unit_of_work("test: the notifications sweep") as session:
+        await sending.forget_sent(session, utcnow() + sending.KEEP_SENT + timedelta(days=1))
+    assert [m.status for m in await mails_of(world.a)] == ["failed"]
+    assert len(await notices_of(world.a)) == 2
