@@ -3,6 +3,7 @@ phase change happens once, however often the sweep runs and however often a job 
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date, timedelta
 
 from backend.disputes import service as disputes
@@ -109,3 +110,64 @@ def test_business_days_skip_weekends_and_the_countrys_public_holidays():
     # A deadline falls at the end of the local day: midnight in Shanghai is 16:00 UTC the day before.
     assert china.end_of(date(2026, 3, 2)).isoformat() == "2026-03-02T16:00:00+00:00"
     assert Calendar("XX", "Nowhere/City").add_business_days(date(2026, 3, 6), 1) == date(2026, 3, 9)
+
+
+async def _walk(supplier, case_id, *, limit: int = 60) -> list[tuple[str, str]]:
+    """Move the clock from one step of the case's timers to the next until none is left."""
+    acted: list[tuple[str, str]] = []
+    for _step in range(limit):
+        upcoming = (await case_of(supplier, case_id)).next_timer_at
+        if upcoming is None:
+            break
+        acted += await tick(supplier, upcoming)
+    return acted
+
+
+async def test_walking_a_case_through_every_timer_takes_each_step_once(world):
+    from backend.buyers import service as buyers
+    from backend.disputes.service import OptionInput
+    from tests.disputes.helpers import propose
+
+    left_alone = await _case(world.a)
+    # The other on Charlie's side, so each walk's clock moves one case only.
+    talked = await _case(world.b)
+    proposal, _options = await propose(world.b, talked.id, OptionInput(kind="credit_note", amount="100.00", description="x"))
+    async with uow(world.b) as session:
+        await buyers.add_contact(session, owner_of(world.b), talked.buyer_id, name="Li Na", email="li.na@example.com")
+        await disputes.respond_to_proposal(session, owner_of(world.b), proposal.id, "counter", note="More", on_behalf_of="Li Na")
+        await disputes.post_message(session, owner_of(world.b), talked.id, body="Which batch?", internal=False, question=True)
+
+    alone = await _walk(world.a, left_alone.id)
+    # Each phase has its own limit: a reminder in each, two moves on, and the late phase's breach.
+    assert Counter(alone) == {
+        **{
+            (timer, step): 1
+            for timer in ("acknowledge", "evaluate", "agree")
+            for step in ("remind", "breach", "level_2", "level_3")
+        },
+        ("phase", "remind"): 3,
+        ("phase", "advance"): 2,
+        ("phase", "breach"): 1,
+        ("escalation", "propose"): 1,
+    }
+    assert {timer for timer, _step in alone} == {"acknowledge", "evaluate", "agree", "phase", "escalation"}
+    assert ("phase", "advance") in alone and ("phase", "breach") in alone and ("escalation", "propose") in alone
+    after = await case_of(world.a, left_alone.id)
+    assert after.phase is DisputePhase.LATE and after.escalation_level == 3 and after.escalation_proposal == "legal"
+    assert after.state is DisputeState.OPEN and after.next_timer_at is None  # nothing left to watch, nothing moved
+
+    both = await _walk(world.b, talked.id)
+    # Offered, so in the middle phase: its reminder, the move to late, the late phase's reminder and breach.
+    assert Counter(both) == {
+        ("buyer", "remind_1"): 1,
+        ("buyer", "remind_2"): 1,
+        **{("agree", step): 1 for step in ("remind", "breach", "level_2", "level_3")},
+        ("phase", "remind"): 2,
+        ("phase", "advance"): 1,
+        ("phase", "breach"): 1,
+        ("escalation", "propose"): 1,
+    }
+    # The question came after the counter: the team spoke last, so no time to answer runs.
+    assert "respond" not in {timer for timer, _step in both}
+    kinds = await event_kinds(world.b, talked.id)
+    assert kinds["buyer_reminded"] == 2 and kinds["escalation_proposed"] == 1
