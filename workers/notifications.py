@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import smtplib
 import uuid
 
 import dramatiq
@@ -55,7 +56,12 @@ async def send_mail(tenant_id: str, job_id: str, mail_id: str) -> None:
     except Exception as error:
         async with tenant_unit_of_work(tenant) as session:
             gave_up = await sending.note_failure(
-                session, mail_key, f"{type(error).__name__}: {error}", attempts_allowed=MAX_RETRIES + 1
+                session,
+                mail_key,
+                f"{type(error).__name__}: {error}",
+                attempts_allowed=MAX_RETRIES + 1,
+                # The server refused the address for good (5xx): another try gets the same answer.
+                final=isinstance(error, smtplib.SMTPRecipientsRefused),
             )
         if gave_up:
             log.error("mail %s failed on its last try and is marked failed: %s", mail_id, error)

@@ -89,13 +89,15 @@ def mark_undeliverable(mail: OutgoingMail, reason: str) -> None:
     mail.last_error = reason
 
 
-async def note_failure(session: AsyncSession, mail_id: uuid.UUID, error: str, *, attempts_allowed: int) -> bool:
+async def note_failure(
+    session: AsyncSession, mail_id: uuid.UUID, error: str, *, attempts_allowed: int, final: bool = False
+) -> bool:
     """Record a failed try; True when it was the last one allowed and the mail is now marked failed."""
     mail = await NotificationRepository(session).mail(mail_id)
     if mail is None or mail.status != MailStatus.QUEUED.value:
         return True
     mail.last_error = error[:2000]
-    if mail.attempts >= attempts_allowed:
+    if final or mail.attempts >= attempts_allowed:
         mark_undeliverable(mail, mail.last_error)
         return True
     return False

@@ -131,3 +131,25 @@ async def test_the_sweep_forgets_sent_mail_after_a_month_but_keeps_failed_mail_a
         await sending.forget_sent(session, utcnow() + sending.KEEP_SENT + timedelta(days=1))
     assert [m.status for m in await mails_of(world.a)] == ["failed"]
     assert len(await notices_of(world.a)) == 2
+
+
+async def test_an_address_the_server_refuses_for_good_is_marked_failed_at_once(world, monkeypatch):
+    from aiosmtpd.controller import Controller
+
+    class Refusing:
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            return "550 5.1.1 No such mailbox"
+
+    port = _closed_port()
+    controller = Controller(Refusing(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        refusing = dataclasses.replace(get_settings(), smtp_url=f"smtp://127.0.0.1:{port}")
+        monkeypatch.setattr(mailer, "get_settings", lambda: refusing)
+        await tell(world.a, user_ids=[world.a.finance.user_id])
+        (job,) = await send_jobs_of(world.a)
+        await _deliver(world.a, job)  # no exception: no retry would help
+    finally:
+        controller.stop()
+    (mail,) = await mails_of(world.a)
+    assert (mail.status, mail.attempts) == ("failed", 1) and "No such mailbox" in mail.last_error
