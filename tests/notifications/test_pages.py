@@ -276,3 +276,25 @@ async def test_an_expired_unsubscribe_link_is_refused(client, world):
     # Signed for another tenant's contact id: the contact is not there, so nothing is found.
     foreign = unsubscribe.token_for(get_settings().secret_key, world.b.tenant_id, contact, "instalments")
     assert (await client.get(f"/unsubscribe/{foreign}")).status_code == 404
+
+
+async def test_a_contact_chooses_the_digest_for_instalments_on_the_account_page(client, world, mail_dir):
+    buyer_id = await make_buyer(world.a)
+    contact = await invited_contact(world.a, buyer_id, "account.prefs@buyer.example")
+    await sign_in_to_portal(client, mail_dir, "account.prefs@buyer.example")
+    page = await client.get("/portal/account")
+    assert 'name="instalments" value="digest"' in page.text
+    token = await csrf_token(client, "/portal/account")
+    base = {"language": "en", "notifications": ["messages", "proposals"], "_csrf_token": token}
+    wrong = await client.post("/portal/account/preferences", data={**base, "instalments": "hourly"})
+    assert wrong.status_code == 422 and 'aria-invalid="true"' in wrong.text
+    async with uow(world.a) as session:
+        assert (await session.scalars(select(NotificationPreference))).all() == []
+        assert (await session.scalars(select(BuyerContact).where(BuyerContact.id == contact))).one().wants("statements")
+    saved = await client.post(
+        "/portal/account/preferences", data={**base, "instalments": "digest", "case_reminders": "off"}, follow_redirects=False
+    )
+    assert saved.status_code == 303
+    async with uow(world.a) as session:
+        prefs = {p.group: p.delivery for p in (await session.scalars(select(NotificationPreference))).all()}
+    assert prefs == {"instalments": "digest", "case_reminders": "off"}
