@@ -1,5 +1,6 @@
 """Card chargebacks for the demo: a buyer paid two invoices by card through Accord, then disputed both
-charges with its bank. One chargeback is open, its evidence due in a few days; the other was won.
+charges with its bank. One chargeback is open, its evidence due in a few days; the other was won. A
+third is on a card payment taken at the counter, which Accord never saw: it waits in the console's list.
 
 Stripe is not called: the payments are recorded as the webhook would record them, and the disputes
 arrive as the events Stripe would send, applied by the same code (`backend.payments.chargebacks`), so
@@ -61,6 +62,20 @@ async def seed_chargebacks(tenant_id: TenantId, supplier: dict, owner: Principal
                 }
                 event = {"id": f"evt_demo_{secrets.token_hex(8)}", "type": f"charge.dispute.{status}", "created": now - ago}
                 await chargebacks.apply_event(session, stripe_principal(tenant_id), {**event, "data": {"object": obj}})
+        # A chargeback on a card payment taken at the counter, which Accord never saw: it waits in the list.
+        stranger = {
+            "id": f"dp_demo_{secrets.token_hex(8)}",
+            "object": "dispute",
+            "amount": 45_000,
+            "currency": chosen[0].currency.lower(),
+            "payment_intent": f"pi_terminal_{secrets.token_hex(8)}",
+            "reason": "fraudulent",
+            "status": "needs_response",
+            "created": now - DAY,
+            "evidence_details": {"due_by": now + 6 * DAY, "submission_count": 0},
+        }
+        event = {"id": f"evt_demo_{secrets.token_hex(8)}", "type": "charge.dispute.created", "created": now - DAY}
+        await chargebacks.apply_event(session, stripe_principal(tenant_id), {**event, "data": {"object": stranger}})
 
 
 async def _two_untouched_invoices(session) -> tuple[Invoice, Invoice] | None:
