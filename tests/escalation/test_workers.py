@@ -39,7 +39,6 @@ async def test_the_scheduled_sweep_and_the_case_job_escalate_an_overdue_case_thr
     assert await scheduler.tick(moment, (sweep,)) == ["disputes.sweep_timers"]
     await run_jobs()  # the tick: the sweep records one job per due case
     await run_jobs()  # the case's job
-    await run_jobs()  # the notices' e-mails
     escalated = await case_of(world.a, case.id)
     assert escalated.escalation_level == 3  # five business days past the acknowledgement deadline
     kinds = await event_kinds(world.a, case.id)

@@ -1,5 +1,8 @@
 """`accord demo seed` shows the timers at work: a case overdue for acknowledgement, one raised to the team
-lead, a legal escalation put forward, a broken instalment plan back in review — each step on its timeline once."""
+lead, a legal escalation put forward, a broken instalment plan back in review — each step on its timeline once.
+
+Named to run after test_demo_seed.py, whose first test must be the one that seeds.
+"""
 
 from __future__ import annotations
 
