@@ -9,11 +9,20 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from backend.auth import portal as access
+from backend.auth.principal import Audience
+from backend.buyers.models import BuyerContact
+from backend.db.base import utcnow
+from backend.db.tenancy import TenantId
+from backend.db.uow import global_unit_of_work, tenant_unit_of_work
 from backend.disputes.service import ItemInput
+from backend.http.auth import session_cookie
 from backend.invoices.models import Invoice, LedgerEntry
-from backend.payments import connect
+from backend.payments import connect, events
 from backend.payments.models import PaymentAttempt
-from tests.buyer_portal.helpers import invited_contact, sign_in_to_portal
+from backend.payments.repository import StripeEventRepository
+from backend.tenants.service import get_current_tenant
+from tests.buyer_portal.helpers import invited_contact
 from tests.conftest import CSRF_INPUT, Supplier
 from tests.disputes.helpers import open_case, uow
 from tests.factories import make_buyer, make_invoice, owner_of
@@ -37,6 +46,7 @@ class DisputedInvoice:
     invoice: Invoice
     case_id: uuid.UUID
     contact_email: str
+    contact_id: uuid.UUID
 
 
 async def disputed_invoice(
@@ -47,12 +57,29 @@ async def disputed_invoice(
     invoice = await make_invoice(supplier, buyer_id, currency=currency)
     case = await open_case(supplier, buyer_id, [ItemInput(invoice.id, amount=disputed)])
     email = f"ap.{secrets.token_hex(4)}@buyer.example"
-    await invited_contact(supplier, buyer_id, email, language=language)
-    return DisputedInvoice(buyer_id, invoice, case.id, email)
+    contact_id = await invited_contact(supplier, buyer_id, email, language=language)
+    return DisputedInvoice(buyer_id, invoice, case.id, email, contact_id)
 
 
-async def signed_in(client, mail_dir, email: str) -> None:
-    await sign_in_to_portal(client, mail_dir, email)
+async def signed_in(client, supplier: Supplier, setup: DisputedInvoice) -> None:
+    """The buyer's contact signed in to the portal (the link e-mailed to them is followed in
+    tests/buyer_portal and in the browser test; here the session starts as that sign-in starts it)."""
+    async with uow(supplier) as session:
+        tenant = await get_current_tenant(session)
+        contact = (await session.scalars(select(BuyerContact).where(BuyerContact.id == setup.contact_id))).one()
+    token = await access.start_session(tenant, contact, ip=None, user_agent=None, action="buyer_contact.signed_in_by_link")
+    cookie = session_cookie(Audience.PORTAL, token)
+    client.cookies.set(cookie.key, token, domain="testserver.local", path="/")
+
+
+async def apply_events() -> None:
+    """What the payments.handle_event job does for each stored event, in the order received, without the broker
+    (the tests that prove the wiring run the jobs with run_jobs)."""
+    async with global_unit_of_work() as session:
+        waiting = [(e.id, e.routed_tenant_id) for e in await StripeEventRepository(session).unhandled_before(utcnow(), 100)]
+    for event_id, tenant_id in waiting:
+        async with tenant_unit_of_work(TenantId(tenant_id)) as session:
+            await events.handle(session, event_id)
 
 
 async def press_pay(client, page_path: str, fields: dict) -> object:

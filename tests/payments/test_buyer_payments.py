@@ -19,6 +19,7 @@ from tests.conftest import sign_in
 from tests.disputes.helpers import accept, propose, uow
 from tests.factories import make_buyer, make_invoice, owner_of
 from tests.payments.helpers import (
+    apply_events,
     attempts,
     connect_account,
     deliver,
@@ -40,7 +41,7 @@ async def _case(supplier, case_id) -> DisputeCase:
 async def test_a_buyer_pays_the_undisputed_part_and_the_dispute_stays_open_for_the_rest(client, world, stripe_fake, mail_dir):
     account = await connect_account(world.a, stripe_fake)
     setup = await disputed_invoice(world.a)
-    await signed_in(client, mail_dir, setup.contact_email)
+    await signed_in(client, world.a, setup)
     page = await client.get(f"/portal/invoices/{setup.invoice.id}")
     assert "Pay the undisputed amount" in page.text and "830.00" in page.text
     # The CSP lets the form's answer go on to Stripe's Checkout, and nowhere else.
@@ -99,7 +100,7 @@ async def test_a_buyer_pays_the_undisputed_part_and_the_dispute_stays_open_for_t
 async def test_the_same_payment_told_three_times_is_recorded_once(client, world, stripe_fake, mail_dir):
     account = await connect_account(world.a, stripe_fake)
     setup = await disputed_invoice(world.a)
-    await signed_in(client, mail_dir, setup.contact_email)
+    await signed_in(client, world.a, setup)
     await press_pay(client, f"/portal/invoices/{setup.invoice.id}", {"purpose": "invoice", "invoice": str(setup.invoice.id)})
     [attempt] = await attempts(world.a)
     paid = stripe_fake.pay(attempt.checkout_session_id)
@@ -107,7 +108,7 @@ async def test_the_same_payment_told_three_times_is_recorded_once(client, world,
     _same, again = await deliver(client, "checkout.session.completed", paid, account=account, event_id=event_id)
     assert (first["status"], again["status"]) == ("stored", "duplicate")
     await deliver(client, "payment_intent.succeeded", payment_intent(paid, attempt), account=account)
-    await run_jobs()
+    await apply_events()
     payments = [e for e in await entries(world.a, setup.buyer_id) if e.kind is EntryKind.PAYMENT]
     assert len(payments) == 1
     assert (await invoice_now(world.a, setup.invoice.id)).open_amount == Decimal("300.00")
@@ -116,19 +117,19 @@ async def test_the_same_payment_told_three_times_is_recorded_once(client, world,
 async def test_payment_intent_succeeded_before_the_session_completes_applies_once(client, world, stripe_fake, mail_dir):
     account = await connect_account(world.a, stripe_fake)
     setup = await disputed_invoice(world.a)
-    await signed_in(client, mail_dir, setup.contact_email)
+    await signed_in(client, world.a, setup)
     await press_pay(client, f"/portal/invoices/{setup.invoice.id}", {"purpose": "invoice", "invoice": str(setup.invoice.id)})
     [attempt] = await attempts(world.a)
     paid = stripe_fake.pay(attempt.checkout_session_id)
     await deliver(client, "payment_intent.succeeded", payment_intent(paid, attempt), account=account)
-    await run_jobs()
+    await apply_events()
     [attempt] = await attempts(world.a)
     assert attempt.status is AttemptStatus.PAID and attempt.payment_intent_id == paid["payment_intent"]
     await deliver(client, "checkout.session.completed", paid, account=account)
     # A decline Stripe reported earlier but delivered late does not undo the payment.
     failed = {**payment_intent(paid, attempt), "status": "requires_payment_method", "last_payment_error": {"message": "declined"}}
     await deliver(client, "payment_intent.payment_failed", failed, account=account, created=1)
-    await run_jobs()
+    await apply_events()
     [attempt] = await attempts(world.a)
     assert attempt.status is AttemptStatus.PAID
     assert len([e for e in await entries(world.a, setup.buyer_id) if e.kind is EntryKind.PAYMENT]) == 1
@@ -137,7 +138,7 @@ async def test_payment_intent_succeeded_before_the_session_completes_applies_onc
 async def test_a_refund_that_arrives_before_its_payment_is_recorded_after_it(client, world, stripe_fake, mail_dir):
     account = await connect_account(world.a, stripe_fake)
     setup = await disputed_invoice(world.a)
-    await signed_in(client, mail_dir, setup.contact_email)
+    await signed_in(client, world.a, setup)
     await press_pay(client, f"/portal/invoices/{setup.invoice.id}", {"purpose": "invoice", "invoice": str(setup.invoice.id)})
     [attempt] = await attempts(world.a)
     paid = stripe_fake.pay(attempt.checkout_session_id)
@@ -152,10 +153,10 @@ async def test_a_refund_that_arrives_before_its_payment_is_recorded_after_it(cli
         "metadata": {"accord_tenant_id": str(world.a.tenant_id), "accord_attempt_id": str(attempt.id)},
     }
     await deliver(client, "charge.refunded", charge, account=account)
-    await run_jobs()
+    await apply_events()
     assert (await invoice_now(world.a, setup.invoice.id)).open_amount == Decimal("1130.00")
     await deliver(client, "checkout.session.completed", paid, account=account)
-    await run_jobs()
+    await apply_events()
     invoice = await invoice_now(world.a, setup.invoice.id)
     # 830.00 paid, 200.00 of it given back: the invoice owes that again, beside the disputed 300.00.
     assert invoice.open_amount == Decimal("500.00") and invoice.status is InvoiceStatus.DISPUTED
@@ -164,7 +165,7 @@ async def test_a_refund_that_arrives_before_its_payment_is_recorded_after_it(cli
     # The rest refunded later, and an older refund event arriving after it changes nothing.
     await deliver(client, "charge.refunded", {**charge, "amount_refunded": 83000, "refunded": True}, account=account)
     await deliver(client, "charge.refunded", {**charge, "amount_refunded": 10000}, account=account, created=1)
-    await run_jobs()
+    await apply_events()
     invoice = await invoice_now(world.a, setup.invoice.id)
     assert invoice.open_amount == Decimal("1130.00")
     [attempt] = await attempts(world.a)
@@ -178,7 +179,7 @@ async def test_a_buyer_cannot_pay_another_buyers_or_another_suppliers_invoice(cl
     other_buyer = await make_buyer(world.a, "Other Buyer")
     theirs = await make_invoice(world.a, other_buyer)
     elsewhere = await make_invoice(world.b, await make_buyer(world.b))
-    await signed_in(client, mail_dir, setup.contact_email)
+    await signed_in(client, world.a, setup)
     for invoice in (theirs, elsewhere):
         assert (await client.get(f"/portal/invoices/{invoice.id}")).status_code == 404
         for fields in (
@@ -198,7 +199,7 @@ async def test_a_second_press_reuses_the_open_payment_and_a_retried_create_gets_
 ):
     await connect_account(world.a, stripe_fake)
     setup = await disputed_invoice(world.a)
-    await signed_in(client, mail_dir, setup.contact_email)
+    await signed_in(client, world.a, setup)
     fields = {"purpose": "invoice", "invoice": str(setup.invoice.id)}
     first = await press_pay(client, f"/portal/invoices/{setup.invoice.id}", fields)
     second = await press_pay(client, f"/portal/invoices/{setup.invoice.id}", fields)
@@ -214,7 +215,7 @@ async def test_several_invoices_are_paid_each_for_its_payable_part_in_minor_unit
     account = await connect_account(world.a, stripe_fake)
     setup = await disputed_invoice(world.a, currency="JPY", disputed="300")
     second = await make_invoice(world.a, setup.buyer_id, currency="JPY", lines=(("Gear", "3", "1000", "0"),))
-    await signed_in(client, mail_dir, setup.contact_email)
+    await signed_in(client, world.a, setup)
     listed = await client.get("/portal/invoices")
     assert f'value="{second.id}"' in listed.text and "Pay the chosen invoices" in listed.text
     response = await press_pay(
@@ -229,7 +230,7 @@ async def test_several_invoices_are_paid_each_for_its_payable_part_in_minor_unit
     assert {a["number"]: a["amount"] for a in attempt.allocations} == {setup.invoice.number: "830", second.number: "3000"}
     paid = stripe_fake.pay(attempt.checkout_session_id)
     await deliver(client, "checkout.session.completed", paid, account=account)
-    await run_jobs()
+    await apply_events()
     assert (await invoice_now(world.a, second.id)).status is InvoiceStatus.PAID
     assert (await invoice_now(world.a, setup.invoice.id)).open_amount == Decimal("300")
 
@@ -241,7 +242,7 @@ async def test_paying_what_a_rejected_dispute_leaves_closes_the_case(client, wor
         world.a, setup.case_id, OptionInput(kind="rejection", description="The bearings met spec")
     )
     await accept(world.a, _proposal.id, option.id)
-    await signed_in(client, mail_dir, setup.contact_email)
+    await signed_in(client, world.a, setup)
     page = await client.get(f"/portal/disputes/{setup.case_id}")
     assert "Pay the agreed amount" in page.text and "1,130.00" in page.text
     response = await press_pay(client, f"/portal/disputes/{setup.case_id}", {"purpose": "agreed", "case": str(setup.case_id)})
@@ -258,7 +259,7 @@ async def test_paying_what_a_rejected_dispute_leaves_closes_the_case(client, wor
 async def test_a_declined_card_is_explained_on_the_return_page(client, world, stripe_fake, mail_dir):
     account = await connect_account(world.a, stripe_fake)
     setup = await disputed_invoice(world.a)
-    await signed_in(client, mail_dir, setup.contact_email)
+    await signed_in(client, world.a, setup)
     await press_pay(client, f"/portal/invoices/{setup.invoice.id}", {"purpose": "invoice", "invoice": str(setup.invoice.id)})
     [attempt] = await attempts(world.a)
     failed = {
@@ -270,7 +271,7 @@ async def test_a_declined_card_is_explained_on_the_return_page(client, world, st
         "metadata": {"accord_tenant_id": str(world.a.tenant_id), "accord_attempt_id": str(attempt.id)},
     }
     await deliver(client, "payment_intent.payment_failed", failed, account=account)
-    await run_jobs()
+    await apply_events()
     page = await client.get(f"/portal/payments/{attempt.id}/done")
     assert "Your card was declined." in page.text
     cancelled = await client.get(f"/portal/payments/{attempt.id}/cancelled")
@@ -281,7 +282,7 @@ async def test_a_declined_card_is_explained_on_the_return_page(client, world, st
         {**stripe_fake.sessions[attempt.checkout_session_id], "status": "expired"},
         account=account,
     )
-    await run_jobs()
+    await apply_events()
     [attempt] = await attempts(world.a)
     assert attempt.status is AttemptStatus.EXPIRED
     assert await entries(world.a, setup.buyer_id) == []
@@ -290,7 +291,7 @@ async def test_a_declined_card_is_explained_on_the_return_page(client, world, st
 async def test_without_stripe_the_buttons_say_so_and_paying_is_refused_clearly(client, world, stripe_fake, mail_dir, monkeypatch):
     await connect_account(world.a, stripe_fake)
     setup = await disputed_invoice(world.a)
-    await signed_in(client, mail_dir, setup.contact_email)
+    await signed_in(client, world.a, setup)
     monkeypatch.setenv("STRIPE_SECRET_KEY", "")
     get_settings.cache_clear()
     page = await client.get(f"/portal/invoices/{setup.invoice.id}")
@@ -306,7 +307,7 @@ async def test_without_stripe_the_buttons_say_so_and_paying_is_refused_clearly(c
 
 async def test_a_supplier_without_a_connected_account_takes_no_payment(client, world, stripe_fake, mail_dir):
     setup = await disputed_invoice(world.a)
-    await signed_in(client, mail_dir, setup.contact_email)
+    await signed_in(client, world.a, setup)
     page = await client.get(f"/portal/invoices/{setup.invoice.id}")
     assert "does not take online payments yet" in page.text
     response = await press_pay(
@@ -326,7 +327,7 @@ async def test_the_next_instalment_is_paid_and_marked_so_and_the_plan_ends_paid(
         await disputes.resolve_case(
             session, owner_of(world.a), setup.case_id, Resolution(outcome="invalid", root_cause_code="other")
         )
-    await signed_in(client, mail_dir, setup.contact_email)
+    await signed_in(client, world.a, setup)
     page = await client.get("/portal/instalments")
     assert "Pay next instalment" in page.text and "500.00" in page.text
     for seq, amount in ((1, Decimal("500.00")), (2, Decimal("630.00"))):
@@ -335,7 +336,7 @@ async def test_the_next_instalment_is_paid_and_marked_so_and_the_plan_ends_paid(
         attempt = (await attempts(world.a))[-1]
         assert attempt.purpose is PaymentPurpose.INSTALMENT and attempt.amount == amount
         await deliver(client, "checkout.session.completed", stripe_fake.pay(attempt.checkout_session_id), account=account)
-        await run_jobs()
+        await apply_events()
         async with uow(world.a) as session:
             instalments = (
                 await session.scalars(select(Instalment).where(Instalment.case_id == setup.case_id).order_by(Instalment.seq))
@@ -354,7 +355,7 @@ async def test_the_agreed_amount_leaves_out_what_the_credit_note_will_take(clien
     setup = await disputed_invoice(world.a)
     proposal, [option] = await propose(world.a, setup.case_id, OptionInput(kind="credit_note", amount=Decimal("100.00")))
     await accept(world.a, proposal.id, option.id)
-    await signed_in(client, mail_dir, setup.contact_email)
+    await signed_in(client, world.a, setup)
     await press_pay(client, f"/portal/disputes/{setup.case_id}", {"purpose": "agreed", "case": str(setup.case_id)})
     [attempt] = await attempts(world.a)
     assert attempt.amount == Decimal("1030.00")
@@ -371,11 +372,11 @@ async def test_another_buyer_sees_nothing_of_a_payment(client, world, stripe_fak
     await connect_account(world.a, stripe_fake)
     setup = await disputed_invoice(world.a)
     other = await disputed_invoice(world.a)
-    await signed_in(client, mail_dir, setup.contact_email)
+    await signed_in(client, world.a, setup)
     await press_pay(client, f"/portal/invoices/{setup.invoice.id}", {"purpose": "invoice", "invoice": str(setup.invoice.id)})
     [attempt] = await attempts(world.a)
     client.cookies.clear()
-    await signed_in(client, mail_dir, other.contact_email)
+    await signed_in(client, world.a, other)
     for path in (f"/portal/payments/{attempt.id}/done", f"/portal/payments/{attempt.id}/cancelled"):
         assert (await client.get(path)).status_code == 404
     # Nor can it pay the other buyer's agreed amount or instalment.
@@ -390,7 +391,7 @@ async def test_when_the_ledger_moved_a_new_press_charges_the_new_amount_and_clos
 ):
     await connect_account(world.a, stripe_fake)
     setup = await disputed_invoice(world.a)
-    await signed_in(client, mail_dir, setup.contact_email)
+    await signed_in(client, world.a, setup)
     fields = {"purpose": "invoice", "invoice": str(setup.invoice.id)}
     await press_pay(client, f"/portal/invoices/{setup.invoice.id}", fields)
     # Meanwhile the team records a bank transfer of 100.00 on the invoice.

@@ -9,7 +9,7 @@ from backend.audit.models import AuditEvent
 from backend.payments.models import PaymentAccount
 from tests.conftest import CSRF_INPUT, sign_in
 from tests.disputes.helpers import uow
-from tests.payments.helpers import connect_account, deliver, run_jobs
+from tests.payments.helpers import apply_events, connect_account, deliver
 
 
 async def _account(supplier) -> PaymentAccount | None:
@@ -93,7 +93,7 @@ async def test_account_updated_keeps_charges_enabled_in_stripes_order(client, wo
         account=account_id,
         created=1000,
     )
-    await run_jobs()
+    await apply_events()
     assert not (await _account(world.a)).charges_enabled  # the older event, delivered last, changed nothing
     await deliver(
         client,
@@ -102,7 +102,7 @@ async def test_account_updated_keeps_charges_enabled_in_stripes_order(client, wo
         account=account_id,
         created=3000,
     )
-    await run_jobs()
+    await apply_events()
     assert (await _account(world.a)).charges_enabled
 
 
