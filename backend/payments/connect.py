@@ -28,6 +28,7 @@ from backend.payments.events import TENANT_METADATA, event_object
 from backend.payments.gateway import stripe_client
 from backend.payments.models import AttemptStatus, PaymentAccount
 from backend.payments.repository import PaymentRepository, RoutingRepository
+from backend.payments.service import attempt_view
 
 ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]{6,60}")
 
@@ -172,8 +173,18 @@ async def disconnect(session: AsyncSession, principal: Principal) -> None:
             await stripe_client().v1.checkout.sessions.expire_async(
                 attempt.checkout_session_id, options={"stripe_account": attempt.stripe_account_id}
             )
+        before = attempt_view(attempt)
         attempt.status = AttemptStatus.EXPIRED
         attempt.updated_at = utcnow()
+        audit.record(
+            session,
+            principal.actor(),
+            "payment.expired",
+            "payment_attempt",
+            attempt.id,
+            before=before,
+            after=attempt_view(attempt),
+        )
     before = account_view(account)
     await session.delete(account)
     await session.flush()

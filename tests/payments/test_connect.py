@@ -6,10 +6,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from backend.audit.models import AuditEvent
-from backend.payments.models import PaymentAccount
+from backend.payments.models import AttemptStatus, PaymentAccount
 from tests.conftest import CSRF_INPUT, sign_in
 from tests.disputes.helpers import uow
-from tests.payments.helpers import apply_events, connect_account, deliver
+from tests.payments.helpers import apply_events, attempts, connect_account, deliver, disputed_invoice, press_pay, signed_in
 
 
 async def _account(supplier) -> PaymentAccount | None:
@@ -108,9 +108,18 @@ async def test_account_updated_keeps_charges_enabled_in_stripes_order(client, wo
 
 async def test_an_owner_disconnects_and_open_checkouts_are_closed(client, world, stripe_fake):
     await connect_account(world.a, stripe_fake)
+    setup = await disputed_invoice(world.a)
+    await signed_in(client, world.a, setup)
+    await press_pay(client, f"/portal/invoices/{setup.invoice.id}", {"purpose": "invoice", "invoice": str(setup.invoice.id)})
     await sign_in(client, world.a.finance)
     response = await _post(client, "/console/payments/disconnect")
     assert response.status_code == 303
     assert await _account(world.a) is None
+    [attempt] = await attempts(world.a)
+    assert attempt.status is AttemptStatus.EXPIRED
+    assert stripe_fake.sessions[attempt.checkout_session_id]["status"] == "expired"
     page = await client.get("/console/payments")
     assert "Connect with Stripe" in page.text
+    # The buyer is told payments are not available, and nothing can be started.
+    invoice_page = await client.get(f"/portal/invoices/{setup.invoice.id}")
+    assert "does not take online payments yet" in invoice_page.text
