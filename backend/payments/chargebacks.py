@@ -31,6 +31,8 @@ from __future__ import annotations
 import io
 import logging
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -190,16 +192,31 @@ def _view(card: CardDispute) -> dict:
 # --- applying Stripe's events --------------------------------------------------------------------
 
 
-async def apply_event(session: AsyncSession, principal: Principal, event: dict) -> str:
-    """charge.dispute.created / updated / closed / funds_withdrawn / funds_reinstated: each carries the
-    whole dispute, so every one of them is applied the same way, whichever comes first."""
-    # What it writes for people to read (the case's description, closing notes) in the tenant's language.
+@asynccontextmanager
+async def _tenant_language(session: AsyncSession) -> AsyncIterator[None]:
+    """What a job writes for people to read (a case's description, closing notes) in the tenant's language."""
     tenant = await TenantRepository(session).get(current_tenant(session))
     token = current_language.set(tenant.default_language if tenant is not None else current_language.get())
     try:
-        return await _apply(session, principal, event)
+        yield
     finally:
         current_language.reset(token)
+
+
+async def apply_event(session: AsyncSession, principal: Principal, event: dict) -> str:
+    """charge.dispute.created / updated / closed / funds_withdrawn / funds_reinstated: each carries the
+    whole dispute, so every one of them is applied the same way, whichever comes first."""
+    async with _tenant_language(session):
+        return await _apply(session, principal, event)
+
+
+async def payment_recorded(session: AsyncSession, principal: Principal, payment_intent_id: str) -> None:
+    """A chargeback that came before Accord recorded the payment it disputes (events out of order): the
+    payments service calls this once the payment is in the ledger, and the chargeback is worked as a case."""
+    async with _tenant_language(session):
+        for card in await ChargebackRepository(session).waiting_for(payment_intent_id):
+            if card.status in FUNDS_WITHDRAWN:
+                await _open_case(session, principal, card, min(_aware(card.created_at).date(), date.today()))
 
 
 async def _apply(session: AsyncSession, principal: Principal, event: dict) -> str:

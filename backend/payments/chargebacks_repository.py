@@ -33,6 +33,16 @@ class ChargebackRepository:
             statement = statement.with_for_update().execution_options(populate_existing=True)
         return (await self.session.scalars(statement)).first()
 
+    async def waiting_for(self, payment_intent_id: str) -> Sequence[CardDispute]:
+        """Card disputes of this payment no case works yet, locked."""
+        statement = (
+            select(CardDispute)
+            .where(CardDispute.payment_intent_id == payment_intent_id, CardDispute.case_id.is_(None))
+            .order_by(CardDispute.id)
+            .with_for_update()
+        )
+        return (await self.session.scalars(statement)).all()
+
     async def without_case(self, *, limit: int = 50, offset: int = 0) -> tuple[Sequence[CardDispute], int]:
         """Card disputes no case works (a payment Accord does not know, or an inquiry), earliest due first."""
         where = CardDispute.case_id.is_(None)

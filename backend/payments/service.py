@@ -39,6 +39,7 @@ from backend.invoices.portal_repository import BuyerLedgerRepository
 from backend.invoices.repository import OPEN_STATUSES, InvoiceRepository, LedgerRepository
 from backend.invoices.service import PaymentAllocation
 from backend.money import ZERO, round_money
+from backend.payments import chargebacks
 from backend.payments.attempts_repository import AttemptRepository
 from backend.payments.events import TENANT_METADATA
 from backend.payments.gateway import PaymentsOff, payments_configured, stripe_client
@@ -604,6 +605,7 @@ async def apply_paid(
     await _after_paid_on_cases(session, principal, attempt, entry.document_number, received, shares)
     if attempt.refunded_amount > attempt.refund_recorded_amount:
         await _record_refund(session, principal, attempt)  # a refund that came before the payment
+    await chargebacks.payment_recorded(session, principal, payment_intent_id)  # a chargeback that came before it
     return "applied"
 
 

@@ -159,6 +159,39 @@ async def test_updated_before_created_ends_in_the_same_state(client, world, stri
         assert (await session.get(StripeEvent, stale["received"])).outcome == "stale"
 
 
+async def test_a_chargeback_that_comes_before_its_payment_is_worked_once_the_payment_is_recorded(client, world, stripe_fake):
+    buyer_id = await make_buyer(world.a, "Early Disputer Ltd")
+    invoice = await make_invoice(world.a, buyer_id)
+    account, intent = "acct_" + secrets.token_hex(8), "pi_" + secrets.token_hex(12)
+    async with uow(world.a) as session:
+        session.add(PaymentAccount(stripe_account_id=account, charges_enabled=True, connected_by="test"))
+        session.add(
+            PaymentAttempt(
+                buyer_id=buyer_id,
+                purpose=PaymentPurpose.INVOICES,
+                currency="CNY",
+                amount=invoice.gross_amount,
+                allocations=[{"invoice_id": str(invoice.id), "amount": str(invoice.gross_amount)}],
+                idempotency_key=secrets.token_hex(8),
+                stripe_account_id=account,
+                payment_intent_id=intent,
+                created_by="test",
+            )
+        )
+    dispute_id, now = "dp_" + secrets.token_hex(10), int(time.time())
+    obj = dispute(intent, dispute_id=dispute_id, due_by=now + 5 * DAY)
+    await deliver(client, "charge.dispute.created", obj, account=account, created=now - 30)
+    await run_jobs()
+    card, case, invoice_now, _kinds = await state_of(world.a, dispute_id)
+    assert case is None and invoice_now.status is InvoiceStatus.ISSUED  # nothing paid yet, nothing to take back
+    paid = {"id": intent, "object": "payment_intent", "amount_received": 113_000, "currency": "cny", "metadata": {}}
+    await deliver(client, "payment_intent.succeeded", paid, account=account, created=now - 20)
+    await run_jobs()
+    card, case, invoice_now, _kinds = await state_of(world.a, dispute_id)
+    assert case is not None and case.buyer_id == buyer_id and card.withdrawn_amount == Decimal("1130.00")
+    assert invoice_now.open_amount == Decimal("1130.00") and invoice_now.disputed_amount == Decimal("1130.00")
+
+
 async def test_a_duplicate_is_applied_once(client, world, stripe_fake):
     paid = await paid_by_card(world.a)
     dispute_id, due_by, now = "dp_" + secrets.token_hex(10), int(time.time()) + 5 * DAY, int(time.time())
