@@ -18,8 +18,9 @@ An inquiry (`warning_needs_response`, ...) moves no money: it is kept as a card 
 the console until it becomes a chargeback. So is a chargeback on a payment Accord does not know (a
 card payment taken outside Accord, or one whose payment is not recorded yet): without the payment
 there is no buyer or invoice to put it on, and guessing one would reopen the wrong invoice; the team
-sees it in the list of card disputes without a case. A later event for it links it once the payment
-is known.
+sees it in the list of card disputes without a case. Its case opens as soon as Accord records the
+payment (`payment_recorded`); for a card payment recorded by hand or imported, the team names that
+payment's document in the list (`link_payment`).
 
 Events come late, twice and out of order: the card dispute is built from the full dispute object in
 whichever event comes first, an event older than the last one applied changes nothing, and each
