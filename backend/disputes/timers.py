@@ -35,7 +35,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from backend.audit import service as audit
 from backend.auth.principal import Principal
 from backend.db.base import utcnow
-from backend.db.tenancy import current_tenant
 from backend.disputes import holds
 from backend.disputes.calendar import Calendar
 from backend.disputes.models import (
@@ -248,20 +247,20 @@ class _Context:
     supplier: str
 
 
-async def _context(session: AsyncSession) -> _Context:
-    """The tenant's calendar and levels, read once per transaction."""
-    cached = session.info.get("timers.context")
-    if cached is not None:
-        return cached
+async def _context(session: AsyncSession, tenant_id: uuid.UUID) -> _Context:
+    """The case's tenant's calendar and levels, read once per transaction."""
+    contexts = session.info.setdefault("timers.context", {})
+    if tenant_id in contexts:
+        return contexts[tenant_id]
     from backend.disputes import service as disputes
 
-    tenant = await TimerRepository(session).tenant(current_tenant(session))
+    tenant = await TimerRepository(session).tenant(tenant_id)
     context = _Context(
         Calendar(tenant.country if tenant else "CN", tenant.time_zone if tenant else "UTC"),
         service_levels(await disputes.dispute_settings(session)),
         tenant.name if tenant else "",
     )
-    session.info["timers.context"] = context
+    contexts[tenant_id] = context
     return context
 
 
@@ -270,7 +269,7 @@ def forget_context(session: AsyncSession) -> None:
 
 
 async def _facts(session: AsyncSession, case: DisputeCase) -> Facts:
-    context = await _context(session)
+    context = await _context(session, case.tenant_id)
     disputes = DisputeRepository(session)
     started = case.opened_on
     activity = None
@@ -485,7 +484,7 @@ async def _act(session: AsyncSession, principal: Principal, facts: Facts, step: 
 
 async def _remind_buyer(session: AsyncSession, principal: Principal, facts: Facts, step: Step, now: datetime) -> None:
     case = facts.case
-    context = await _context(session)
+    context = await _context(session, case.tenant_id)
     _record(session, principal, case, "buyer_reminded", now, about=step.anchor.split(":", 1)[0], due_on=step.deadline.isoformat())
     await notify(
         session,
