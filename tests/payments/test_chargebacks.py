@@ -24,6 +24,7 @@ from backend.payments.models import AttemptStatus, CardDispute, PaymentAccount, 
 from tests.conftest import csrf_token, sign_in
 from tests.disputes.helpers import uow
 from tests.factories import make_buyer, make_invoice, owner_of
+from tests.payments.helpers import apply_events
 from tests.payments.stripe_fakes import event_payload, signed
 from tests.test_team import run_jobs
 
@@ -111,7 +112,9 @@ async def state_of(supplier, dispute_id: str) -> tuple[CardDispute, DisputeCase 
         return card, case, (await session.scalars(select(Invoice))).one(), kinds
 
 
-async def opened(client, supplier, *, status: str = "needs_response", due_in: int = 5 * DAY) -> tuple[CardPayment, str, int]:
+async def opened(
+    client, supplier, *, status: str = "needs_response", due_in: int = 5 * DAY, jobs=apply_events
+) -> tuple[CardPayment, str, int]:
     paid = await paid_by_card(supplier)
     dispute_id, due_by = "dp_" + secrets.token_hex(10), int(time.time()) + due_in
     await deliver(
@@ -121,12 +124,13 @@ async def opened(client, supplier, *, status: str = "needs_response", due_in: in
         account=paid.account,
         created=int(time.time()) - 60,
     )
-    await run_jobs()
+    await jobs()
     return paid, dispute_id, due_by
 
 
 async def test_a_chargeback_webhook_opens_a_case_with_the_due_date(client, world, stripe_fake):
-    paid, dispute_id, due_by = await opened(client, world.a)
+    # Through the real job, as in production (the other tests apply the stored events the way the job does).
+    paid, dispute_id, due_by = await opened(client, world.a, jobs=run_jobs)
     card, case, invoice, kinds = await state_of(world.a, dispute_id)
     assert card.status == "needs_response" and card.amount == Decimal("1130.00") and card.currency == "CNY"
     assert case is not None and case.channel is Channel.CARD and case.buyer_id == paid.buyer_id
@@ -149,7 +153,7 @@ async def test_updated_before_created_ends_in_the_same_state(client, world, stri
     updated = {**created, "status": "under_review", "evidence_details": {**created["evidence_details"], "submission_count": 1}}
     await deliver(client, "charge.dispute.updated", updated, account=paid.account, created=now - 10)
     stale = await deliver(client, "charge.dispute.created", created, account=paid.account, created=now - 60)
-    await run_jobs()
+    await apply_events()
     card, case, invoice, _kinds = await state_of(world.a, dispute_id)
     assert card.status == "under_review"
     # Evidence is in: the due date no longer presses on the case.
@@ -181,12 +185,12 @@ async def test_a_chargeback_that_comes_before_its_payment_is_worked_once_the_pay
     dispute_id, now = "dp_" + secrets.token_hex(10), int(time.time())
     obj = dispute(intent, dispute_id=dispute_id, due_by=now + 5 * DAY)
     await deliver(client, "charge.dispute.created", obj, account=account, created=now - 30)
-    await run_jobs()
+    await apply_events()
     card, case, invoice_now, _kinds = await state_of(world.a, dispute_id)
     assert case is None and invoice_now.status is InvoiceStatus.ISSUED  # nothing paid yet, nothing to take back
     paid = {"id": intent, "object": "payment_intent", "amount_received": 113_000, "currency": "cny", "metadata": {}}
     await deliver(client, "payment_intent.succeeded", paid, account=account, created=now - 20)
-    await run_jobs()
+    await apply_events()
     card, case, invoice_now, _kinds = await state_of(world.a, dispute_id)
     assert case is not None and case.buyer_id == buyer_id and card.withdrawn_amount == Decimal("1130.00")
     assert invoice_now.open_amount == Decimal("1130.00") and invoice_now.disputed_amount == Decimal("1130.00")
@@ -201,7 +205,7 @@ async def test_a_duplicate_is_applied_once(client, world, stripe_fake):
     assert (first["status"], again["status"]) == ("stored", "duplicate")
     # Stripe's other copy of the same news (funds withdrawn) changes nothing more either.
     await deliver(client, "charge.dispute.funds_withdrawn", obj, account=paid.account, created=now)
-    await run_jobs()
+    await apply_events()
     card, _case, invoice, _kinds = await state_of(world.a, dispute_id)
     assert card.withdrawn_amount == Decimal("1130.00") and invoice.open_amount == Decimal("1130.00")
     async with uow(world.a) as session:
@@ -215,7 +219,7 @@ async def test_a_won_chargeback_resolves_the_case_for_the_supplier_and_the_invoi
     won = {**dispute(paid.payment_intent, dispute_id=dispute_id, due_by=due_by), "status": "won"}
     await deliver(client, "charge.dispute.closed", won, account=paid.account, created=int(time.time()))
     await deliver(client, "charge.dispute.funds_reinstated", won, account=paid.account, created=int(time.time()))
-    await run_jobs()
+    await apply_events()
     card, case, invoice, kinds = await state_of(world.a, dispute_id)
     assert card.status == "won" and card.reinstated_amount == Decimal("1130.00")
     assert case.state is DisputeState.RESOLVED and case.outcome is Outcome.INVALID
@@ -228,7 +232,7 @@ async def test_a_lost_chargeback_closes_the_case_and_the_amount_is_open_again(cl
     paid, dispute_id, due_by = await opened(client, world.a)
     lost = {**dispute(paid.payment_intent, dispute_id=dispute_id, due_by=due_by), "status": "lost"}
     await deliver(client, "charge.dispute.closed", lost, account=paid.account, created=int(time.time()))
-    await run_jobs()
+    await apply_events()
     card, case, invoice, kinds = await state_of(world.a, dispute_id)
     assert card.status == "lost" and card.reinstated_amount == 0
     assert case.state is DisputeState.RESOLVED and case.outcome is Outcome.VALID and "1130.00" in case.resolution_note
@@ -243,7 +247,7 @@ async def test_a_chargeback_on_a_payment_accord_does_not_know_waits_in_the_conso
     dispute_id = "dp_" + secrets.token_hex(10)
     obj = dispute("pi_elsewhere", dispute_id=dispute_id, due_by=int(time.time()) + 3 * DAY)
     await deliver(client, "charge.dispute.created", obj, account=paid.account, created=int(time.time()))
-    await run_jobs()
+    await apply_events()
     async with uow(world.a) as session:
         card = (await session.scalars(select(CardDispute).where(CardDispute.stripe_dispute_id == dispute_id))).one()
         assert card.case_id is None and card.withdrawn_amount == 0
@@ -260,7 +264,7 @@ async def test_the_team_works_a_chargeback_on_a_payment_recorded_by_hand_by_nami
     dispute_id = "dp_" + secrets.token_hex(10)
     obj = dispute("pi_taken_by_the_terminal", dispute_id=dispute_id, due_by=int(time.time()) + 3 * DAY)
     await deliver(client, "charge.dispute.created", obj, account=paid.account, created=int(time.time()))
-    await run_jobs()
+    await apply_events()
     card, case, invoice, _kinds = await state_of(world.a, dispute_id)
     assert case is None and invoice.status is InvoiceStatus.PAID
     link = f"/console/card-disputes/{card.id}/link"
@@ -353,7 +357,7 @@ async def test_evidence_is_refused_after_the_due_date_and_nothing_is_sent(client
     # Stripe moves the due date into the past (the window closed while the team was writing).
     past = dispute(paid.payment_intent, dispute_id=dispute_id, due_by=int(time.time()) - 3600)
     await deliver(client, "charge.dispute.updated", past, account=paid.account, created=int(time.time()))
-    await run_jobs()
+    await apply_events()
     stripe_fake.disputes[dispute_id] = past
     file_id = await _with_evidence_file(world.a, case.id)
     await sign_in(client, world.a.finance)
