@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.buyers.models import Buyer
 from backend.disputes.models import Instalment
 from backend.payments.models import AttemptStatus, PaymentAttempt, PaymentPurpose
 
@@ -60,6 +61,15 @@ class AttemptRepository:
         if buyer_id is not None:
             statement = statement.where(PaymentAttempt.buyer_id == buyer_id)
         return (await self.session.scalars(statement)).all()
+
+    async def latest_with_buyers(self, *, limit: int = 50) -> Sequence[tuple[PaymentAttempt, str]]:
+        statement = (
+            select(PaymentAttempt, Buyer.legal_name)
+            .join(Buyer, Buyer.id == PaymentAttempt.buyer_id)
+            .order_by(PaymentAttempt.created_at.desc())
+            .limit(limit)
+        )
+        return [(attempt, name) for attempt, name in (await self.session.execute(statement)).all()]
 
     async def instalments(self, case_id: uuid.UUID, *, for_update: bool = False) -> Sequence[Instalment]:
         statement = select(Instalment).where(Instalment.case_id == case_id).order_by(Instalment.seq)

@@ -1,4 +1,5 @@
-"""What the portal's pages offer to pay, read for the signed-in contact's own buyer (404 for anyone else's)."""
+"""What the portal's pages offer to pay, read for the signed-in contact's own buyer (404 for anyone else's),
+and the buyers' card payments as the team's console lists them."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from backend.auth.policies import Permission, require
 from backend.auth.principal import Principal
 from backend.errors import Conflict
 from backend.payments import service
@@ -62,6 +64,12 @@ async def instalment_offers(session: AsyncSession, contact: Principal, case_ids:
 
 async def list_availability(session: AsyncSession) -> Availability:
     return await service.availability(session)
+
+
+async def team_card_payments(session: AsyncSession, principal: Principal, *, limit: int = 50) -> list[tuple[PaymentAttempt, str]]:
+    """The tenant's latest card payments from the portal, with their buyer's name (Console › Online payments)."""
+    require(principal, Permission.READ_LEDGER)
+    return list(await AttemptRepository(session).latest_with_buyers(limit=limit))
 
 
 async def attempt_page(session: AsyncSession, contact: Principal, attempt_id: uuid.UUID) -> PaymentAttempt:

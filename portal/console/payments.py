@@ -17,8 +17,8 @@ from backend.config import get_settings
 from backend.errors import Conflict, DomainError, ValidationFailed
 from backend.i18n import _, gettext
 from backend.payments import connect
+from backend.payments import portal as card_payments
 from backend.payments import service as payments
-from backend.payments.attempts_repository import AttemptRepository
 from backend.payments.gateway import PaymentsOff, payments_configured
 from backend.payments.models import PURPOSE_LABELS
 from portal import web
@@ -66,7 +66,7 @@ class PaymentSettingsController(Controller):
             availability=await payments.availability(db),
             configured=payments_configured(),
             can_manage=can(principal, Permission.MANAGE_TEAM),
-            attempts=await AttemptRepository(db).latest(limit=50),
+            attempts=await card_payments.team_card_payments(db, principal),
             purposes=PURPOSE_LABELS,
             notice=gettext(NOTICES[notice]) if notice in NOTICES else None,
             error=error,

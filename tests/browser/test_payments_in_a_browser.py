@@ -26,7 +26,7 @@ from backend.disputes.models import ACTIVE_STATES, DisputeCase
 from backend.invoices.models import EntryKind
 from tests.browser.test_buyer_portal_in_a_browser import _link_mailed_to, _mails
 from tests.browser.test_console_in_a_browser import ARTIFACTS as CONSOLE_ARTIFACTS
-from tests.browser.test_console_in_a_browser import CHROMIUM, LAUNCH_ARGS, _free_port, _page
+from tests.browser.test_console_in_a_browser import CHROMIUM, LAUNCH_ARGS, _free_port, _page, _sign_in
 from tests.conftest import VAR_DIR
 from tests.disputes.helpers import uow
 from tests.payments.helpers import connect_account, disputed_invoice, entries, invoice_now
@@ -165,3 +165,12 @@ async def test_a_buyer_pays_the_undisputed_part_of_a_disputed_invoice(server, st
     async with uow(world.a) as session:
         case = await session.get(DisputeCase, (world.a.tenant_id, setup.case_id))
     assert case.state in ACTIVE_STATES
+
+    # The supplier's team sees the card payment, its Stripe payment id and the connected account.
+    team = await _page(chromium, language)
+    await _sign_in(team, server, world.a.finance)
+    await team.goto(server + "/console/payments")
+    assert account in await team.locator("#stripe-account").inner_text()
+    assert paid["payment_intent"] in await team.locator("#card-payments").inner_text()
+    assert team.problems == []
+    await _shot(team, language, "5-console-payments")
