@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+import stripe
 from sqlalchemy import select
 
 from backend.config import get_settings
@@ -409,3 +410,50 @@ async def test_when_the_ledger_moved_a_new_press_charges_the_new_amount_and_clos
     assert (first.amount, second.amount) == (Decimal("830.00"), Decimal("730.00"))
     assert first.status is AttemptStatus.EXPIRED and second.status is AttemptStatus.OPEN
     assert stripe_fake.sessions[first.checkout_session_id]["status"] == "expired"
+
+
+async def test_a_create_lost_on_the_network_is_sent_again_with_the_same_key(client, world, stripe_fake, mail_dir, monkeypatch):
+    await connect_account(world.a, stripe_fake)
+    setup = await disputed_invoice(world.a)
+    await signed_in(client, world.a, setup)
+    real, keys = service.create_checkout, []
+
+    async def flaky(tenant_id, attempt, label, email):
+        keys.append(attempt.idempotency_key)
+        if len(keys) == 1:
+            raise stripe.APIConnectionError("connection reset by peer")
+        return await real(tenant_id, attempt, label, email)
+
+    monkeypatch.setattr(service, "create_checkout", flaky)
+    fields = {"purpose": "invoice", "invoice": str(setup.invoice.id)}
+    failed = await press_pay(client, f"/portal/invoices/{setup.invoice.id}", fields)
+    assert failed.status_code == 502 and "nothing was charged" in failed.text
+    [attempt] = await attempts(world.a)
+    assert attempt.status is AttemptStatus.OPEN and attempt.checkout_session_id is None
+    again = await press_pay(client, f"/portal/invoices/{setup.invoice.id}", fields)
+    assert again.status_code == 303
+    [attempt] = await attempts(world.a)
+    assert keys == [attempt.idempotency_key] * 2 and attempt.checkout_session_id
+    [sent] = stripe_fake.sent("POST", "/v1/checkout/sessions")
+    assert sent.headers["idempotency-key"] == attempt.idempotency_key
+
+
+async def test_a_create_stripe_refuses_fails_the_attempt_and_the_next_press_starts_anew(
+    client, world, stripe_fake, mail_dir, monkeypatch
+):
+    await connect_account(world.a, stripe_fake)
+    setup = await disputed_invoice(world.a)
+    await signed_in(client, world.a, setup)
+    real = service.create_checkout
+
+    async def refused_once(tenant_id, attempt, label, email):
+        monkeypatch.setattr(service, "create_checkout", real)
+        raise stripe.InvalidRequestError("This account cannot currently make live charges.", param=None, http_status=400)
+
+    monkeypatch.setattr(service, "create_checkout", refused_once)
+    fields = {"purpose": "invoice", "invoice": str(setup.invoice.id)}
+    assert (await press_pay(client, f"/portal/invoices/{setup.invoice.id}", fields)).status_code == 502
+    assert (await press_pay(client, f"/portal/invoices/{setup.invoice.id}", fields)).status_code == 303
+    first, second = await attempts(world.a)
+    assert first.status is AttemptStatus.FAILED and "cannot currently make live charges" in first.failure_message
+    assert second.status is AttemptStatus.OPEN and second.checkout_session_id
