@@ -33,6 +33,7 @@ SCHEDULE = (
     # Service-level timers fall due at the end of a local business day, or a reminder's hour: five minutes late at most.
     Periodic("disputes.sweep_timers", timedelta(minutes=5)),
     Periodic("notifications.sweep", timedelta(minutes=15)),  # mail a broker lost; the daily digest
+    Periodic("payments.redrive_events", timedelta(minutes=15)),  # Stripe events whose job failed for good
 )
 
 

@@ -55,10 +55,10 @@ from backend.i18n import Translatable, _, current_language, gettext
 from backend.invoices import service as ledger
 from backend.invoices.models import EntryKind
 from backend.invoices.repository import InvoiceRepository, LedgerRepository
-from backend.money import ZERO, minor_unit, round_money
+from backend.money import ZERO, round_money
 from backend.payments.chargebacks_repository import ChargebackRepository
 from backend.payments.events import event_object
-from backend.payments.gateway import stripe_client
+from backend.payments.gateway import from_minor, stripe_client
 from backend.payments.models import AttemptStatus, CardDispute
 from backend.payments.repository import PaymentRepository
 from backend.tenants.repository import TenantRepository
@@ -155,7 +155,7 @@ def _aware(moment):
 
 
 def _amount(obj: dict, currency: str) -> Decimal:
-    return round_money(Decimal(int(obj.get("amount") or 0)) * minor_unit(currency), currency)
+    return from_minor(int(obj.get("amount") or 0), currency)
 
 
 def _due(obj: dict) -> datetime | None:

@@ -13,6 +13,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import stripe
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,15 +60,24 @@ def stripe_principal(tenant_id: TenantId) -> Principal:
     )
 
 
+def webhook_secrets() -> list[str]:
+    """The signing secrets this endpoint accepts. Stripe signs the platform's own events (subscriptions)
+    and its connected accounts' events (buyers' payments, chargebacks) with the secrets of two endpoint
+    registrations, both pointed at this one URL: STRIPE_WEBHOOK_SECRET lists them, comma-separated."""
+    return [part.strip() for part in (get_settings().stripe_webhook_secret or "").split(",") if part.strip()]
+
+
 def _verified(payload: bytes, signature: str | None) -> dict:
-    secret = get_settings().stripe_webhook_secret
-    if not secret:
+    secrets = webhook_secrets()
+    if not secrets:
         # An empty signing secret turns the endpoint off; it never means "accept everything".
         raise NotFound(_("Not found."))
     if not signature:
         raise WebhookRefused(_("The Stripe-Signature header is missing."), field="Stripe-Signature")
     try:
-        stripe.WebhookSignature.verify_header(payload.decode("utf-8"), signature, secret, tolerance=300)
+        text = payload.decode("utf-8")
+        if not any(_signed_with(text, signature, secret) for secret in secrets):
+            raise stripe.SignatureVerificationError("no secret matches", signature)
         event = json.loads(payload)
     except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError):
         raise WebhookRefused(_("The Stripe signature does not match this payload."), field="Stripe-Signature") from None
@@ -76,6 +86,13 @@ def _verified(payload: bytes, signature: str | None) -> dict:
     if not isinstance(event.get("data"), dict) or not isinstance(event["data"].get("object"), dict):
         raise WebhookRefused(_("The payload is not a Stripe event."), field="body")
     return event
+
+
+def _signed_with(text: str, signature: str, secret: str) -> bool:
+    try:
+        return stripe.WebhookSignature.verify_header(text, signature, secret, tolerance=300)
+    except stripe.SignatureVerificationError:
+        return False
 
 
 def event_object(event: dict) -> dict:
@@ -146,3 +163,30 @@ async def handle(session: AsyncSession, event_id: str) -> str | None:
     stored.outcome = outcome[:200]
     await session.flush()
     return outcome
+
+
+# Stripe retries a delivery for up to three days; past that an event id is not seen again.
+REDRIVE_AFTER = timedelta(minutes=15)
+REDRIVE_WITHIN = timedelta(days=3)
+KEEP_EVENTS = timedelta(days=30)
+
+
+async def redrive_unhandled(session: AsyncSession, now: datetime) -> int:
+    """Record a new job for each routed event still unhandled a while after it arrived.
+
+    Its first job may have failed for good (dead-letter queue) or been lost with the broker; Stripe's
+    redelivery of it is answered "duplicate", so without this the event would never be applied.
+    `session` is the periodic job's all-tenants unit of work; each job is recorded in its tenant's.
+    """
+    stale = await StripeEventRepository(session).unhandled_between(now - REDRIVE_WITHIN, now - REDRIVE_AFTER, limit=500)
+    for event in stale:
+        async with tenant_unit_of_work(TenantId(event.routed_tenant_id)) as tenant_session:
+            jobs.enqueue(tenant_session, "payments.handle_event", {"event_id": event.id})
+    if stale:
+        log.warning("%d Stripe events were still unhandled after %s; their jobs are recorded again", len(stale), REDRIVE_AFTER)
+    return len(stale)
+
+
+async def forget_old(session: AsyncSession, now: datetime) -> int:
+    """Handled events, with the personal data their payloads carry, are kept 30 days, then forgotten."""
+    return await StripeEventRepository(session).forget_handled_before(now - KEEP_EVENTS)

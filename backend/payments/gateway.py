@@ -7,10 +7,12 @@ so a retried request creates one.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import stripe
 
 from backend.config import Settings, get_settings
-from backend.errors import DomainError
+from backend.errors import DomainError, ValidationFailed
 from backend.i18n import _
 
 
@@ -35,3 +37,30 @@ def stripe_client(settings: Settings | None = None) -> stripe.StripeClient:
         http_client=stripe.HTTPXClient(allow_sync_methods=True),
         max_network_retries=2,
     )
+
+
+# Stripe's own minor units (https://docs.stripe.com/currencies): most currencies have two decimals.
+ZERO_DECIMAL = frozenset(
+    ["BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"]
+)
+THREE_DECIMAL = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
+
+
+def stripe_decimals(currency: str) -> int:
+    code = currency.upper()
+    return 0 if code in ZERO_DECIMAL else 3 if code in THREE_DECIMAL else 2
+
+
+def to_minor(amount: Decimal, currency: str) -> int:
+    """Decimal to Stripe's integer minor units (CNY 12.34 → 1234, JPY 1200 → 1200); refuses a fraction Stripe cannot carry."""
+    scaled = amount.scaleb(stripe_decimals(currency))
+    # Stripe takes three-decimal currencies only in multiples of ten minor units (KWD 1.230, not 1.235).
+    if scaled != scaled.to_integral_value() or (stripe_decimals(currency) == 3 and scaled % 10):
+        raise ValidationFailed(
+            _("%(currency)s cannot be paid by card to this precision."), field="amount", params={"currency": currency}
+        )
+    return int(scaled)
+
+
+def from_minor(value: int, currency: str) -> Decimal:
+    return Decimal(int(value)).scaleb(-stripe_decimals(currency))

@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,14 +30,25 @@ class StripeEventRepository:
             statement = statement.with_for_update()
         return (await self.session.scalars(statement)).first()
 
-    async def unhandled_before(self, moment: datetime, limit: int) -> Sequence[StripeEvent]:
+    async def unhandled_between(self, start: datetime, end: datetime, limit: int) -> Sequence[StripeEvent]:
         statement = (
             select(StripeEvent)
-            .where(StripeEvent.handled_at.is_(None), StripeEvent.routed_tenant_id.is_not(None), StripeEvent.received_at < moment)
+            .where(
+                StripeEvent.handled_at.is_(None),
+                StripeEvent.routed_tenant_id.is_not(None),
+                StripeEvent.received_at >= start,
+                StripeEvent.received_at < end,
+            )
             .order_by(StripeEvent.received_at)
             .limit(limit)
         )
         return (await self.session.scalars(statement)).all()
+
+    async def forget_handled_before(self, moment: datetime) -> int:
+        result = await self.session.execute(
+            delete(StripeEvent).where(StripeEvent.handled_at.is_not(None), StripeEvent.received_at < moment)
+        )
+        return result.rowcount or 0
 
 
 class RoutingRepository:

@@ -42,7 +42,7 @@ from backend.money import ZERO, round_money
 from backend.payments import chargebacks
 from backend.payments.attempts_repository import AttemptRepository
 from backend.payments.events import TENANT_METADATA
-from backend.payments.gateway import PaymentsOff, payments_configured, stripe_client
+from backend.payments.gateway import PaymentsOff, from_minor, payments_configured, stripe_client, to_minor
 from backend.payments.models import AttemptStatus, PaymentAccount, PaymentAttempt, PaymentPurpose
 from backend.payments.repository import PaymentRepository
 
@@ -54,36 +54,11 @@ REUSE_WINDOW = timedelta(minutes=25)
 CHECKOUT_LIFETIME = timedelta(minutes=31)  # Stripe's shortest is 30 minutes
 MAX_INVOICES = 50
 
-# Stripe's own minor units (https://docs.stripe.com/currencies): most currencies have two decimals.
-ZERO_DECIMAL = frozenset(
-    ["BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"]
-)
-THREE_DECIMAL = frozenset(["BHD", "JOD", "KWD", "OMR", "TND"])
-
 
 class PaymentNotStarted(DomainError):
     """Stripe refused or did not answer the Checkout Session: nothing was charged."""
 
     status_code = 502
-
-
-def stripe_decimals(currency: str) -> int:
-    code = currency.upper()
-    return 0 if code in ZERO_DECIMAL else 3 if code in THREE_DECIMAL else 2
-
-
-def to_minor(amount: Decimal, currency: str) -> int:
-    """Decimal to Stripe's integer minor units (CNY 12.34 → 1234, JPY 1200 → 1200); refuses a fraction Stripe cannot carry."""
-    scaled = amount.scaleb(stripe_decimals(currency))
-    if scaled != scaled.to_integral_value():
-        raise ValidationFailed(
-            _("%(currency)s cannot be paid by card to this precision."), field="amount", params={"currency": currency}
-        )
-    return int(scaled)
-
-
-def from_minor(value: int, currency: str) -> Decimal:
-    return Decimal(int(value)).scaleb(-stripe_decimals(currency))
 
 
 # --- what the buyer may pay -------------------------------------------------------------------------

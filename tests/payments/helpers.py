@@ -6,6 +6,7 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -76,7 +77,10 @@ async def apply_events() -> None:
     """What the payments.handle_event job does for each stored event, in the order received, without the broker
     (the tests that prove the wiring run the jobs with run_jobs)."""
     async with global_unit_of_work() as session:
-        waiting = [(e.id, e.routed_tenant_id) for e in await StripeEventRepository(session).unhandled_before(utcnow(), 100)]
+        waiting = [
+            (e.id, e.routed_tenant_id)
+            for e in await StripeEventRepository(session).unhandled_between(utcnow() - timedelta(days=1), utcnow(), 100)
+        ]
     for event_id, tenant_id in waiting:
         async with tenant_unit_of_work(TenantId(tenant_id)) as session:
             await events.handle(session, event_id)

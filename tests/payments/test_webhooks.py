@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 
 from backend.config import get_settings
 from backend.db.uow import global_unit_of_work
+from backend.jobs.models import OutboxJob
 from backend.payments.models import StripeEvent
-from tests.payments.stripe_fakes import event_payload, signed
+from tests.payments.stripe_fakes import WEBHOOK_SECRET, event_payload, signed
 
 ENDPOINT = "/stripe/webhook"
 
@@ -70,3 +71,48 @@ async def test_an_event_of_no_tenant_is_kept_as_handled_and_enqueues_nothing(cli
 async def test_a_signed_body_that_is_not_an_event_is_refused(client, stripe_fake, body):
     response = await client.post(ENDPOINT, content=body, headers=signed(body))
     assert response.status_code == 400
+
+
+async def test_the_platforms_and_the_connected_accounts_secrets_are_both_accepted(client, stripe_fake, monkeypatch):
+    # Stripe signs account events and Connect events with the secrets of two registrations of this URL.
+    connect_secret = "whsec_connect_" + "b" * 30
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", f"{WEBHOOK_SECRET}, {connect_secret}")
+    get_settings.cache_clear()
+    for secret in (WEBHOOK_SECRET, connect_secret):
+        payload = event_payload("payment_intent.succeeded", {"id": "pi_x", "object": "payment_intent"}, account="acct_nobody")
+        response = await client.post(ENDPOINT, content=payload, headers=signed(payload, secret))
+        assert response.status_code == 200, response.text
+    payload = event_payload("payment_intent.succeeded", {"id": "pi_y", "object": "payment_intent"})
+    refused = await client.post(ENDPOINT, content=payload, headers=signed(payload, "whsec_third_" + "c" * 30))
+    assert refused.status_code == 400
+
+
+async def test_an_event_whose_job_was_lost_is_handled_when_the_sweep_records_it_again(client, stripe_fake, world):
+    from datetime import timedelta
+
+    from sqlalchemy import delete
+
+    from backend.db.base import utcnow
+    from backend.db.uow import all_tenants_unit_of_work
+    from backend.payments import events
+    from tests.payments.helpers import connect_account, deliver
+    from tests.test_team import run_jobs
+
+    account = await connect_account(world.a, stripe_fake)
+    event_id, answer = await deliver(
+        client, "account.updated", {"id": account, "object": "account", "charges_enabled": False}, account=account
+    )
+    assert answer["status"] == "stored"
+    # The job is lost (the broker dropped it, or it failed for good); Stripe's redelivery is a duplicate.
+    async with all_tenants_unit_of_work("test: lose the event's job") as session:
+        await session.execute(delete(OutboxJob).where(OutboxJob.actor == "payments.handle_event"))
+    async with all_tenants_unit_of_work("test: too early to record again") as session:
+        assert await events.redrive_unhandled(session, utcnow()) == 0
+    async with all_tenants_unit_of_work("test: the sweep") as session:
+        assert await events.redrive_unhandled(session, utcnow() + timedelta(minutes=20)) == 1
+    await run_jobs()
+    async with global_unit_of_work() as session:
+        event = await session.get(StripeEvent, event_id)
+        assert event.handled_at is not None and event.outcome != "ignored"
+    async with all_tenants_unit_of_work("test: nothing left to record") as session:
+        assert await events.redrive_unhandled(session, utcnow() + timedelta(minutes=20)) == 0
