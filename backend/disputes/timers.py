@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -338,6 +339,8 @@ async def run_case(session: AsyncSession, principal: Principal, case_id: uuid.UU
     # An action can start a timer (a phase entered, a plan broken and the case reopened): look again.
     for _round in range(5):
         facts = await _facts(session, case)
+        if facts.instalments:
+            await _cover_from_ledger(session, principal, facts, now)
         taken = await timers.taken(case.id)
         due = sorted((s for s in plan(facts) if s.key not in taken and s.due_at <= now), key=lambda s: s.due_at)
         if not due:
@@ -560,6 +563,30 @@ async def _instalment_step(session: AsyncSession, principal: Principal, facts: F
         return
     if step.step == "break":
         await _break_plan(session, principal, facts, now, reason="unpaid_past_grace")
+
+
+async def _cover_from_ledger(session: AsyncSession, principal: Principal, facts: Facts, now: datetime) -> None:
+    """What the ledger holds as paid towards the plan since the agreement covers the instalments in the
+    order they fall due: only the Checkout path marks an instalment paid, and a transfer entered by hand
+    must not be reminded, missed or break the plan. Each instalment it newly covers is recorded."""
+    case = facts.case
+    paid = await TimerRepository(session).paid_towards_plan(case.id, case.agreed_option_id)
+    # What is already counted on an instalment (a card payment names its instalment) came through the ledger too.
+    left = paid - sum((i.paid_amount for i in facts.instalments), Decimal(0))
+    for instalment in sorted(facts.instalments, key=lambda i: (i.due_on, i.seq)):
+        if left <= 0:
+            break
+        covered = min(instalment.amount, instalment.paid_amount + left)
+        if covered <= instalment.paid_amount:
+            continue
+        left -= covered - instalment.paid_amount
+        before = {"seq": instalment.seq, "paid_amount": str(instalment.paid_amount), "status": instalment.status}
+        instalment.paid_amount = covered
+        if covered >= instalment.amount:
+            instalment.status = "paid"
+        after = {"seq": instalment.seq, "paid_amount": str(instalment.paid_amount), "status": instalment.status}
+        _record(session, principal, case, "instalment_paid", now, before=before, after=after, seq=instalment.seq, source="ledger")
+    await session.flush()
 
 
 def _minor(amount, currency: str):

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -14,7 +15,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.base import new_id
-from backend.disputes.models import DisputeCase, DisputeMessage, Proposal, ProposalStatus, TimerStep
+from backend.disputes.models import DisputeCase, DisputeItem, DisputeMessage, Proposal, ProposalStatus, TimerStep
+from backend.invoices.models import Allocation, EntryKind, LedgerEntry
 from backend.jobs.models import OutboxJob
 from backend.tenants.models import Membership, MembershipStatus, Role, Tenant
 
@@ -130,6 +132,27 @@ class TimerRepository:
         if offered is not None and offer_open:
             waits.append((f"proposal:{offered.id}", offered.created_at))
         return Activity(buyer_spoke, team_spoke_at, min(waits, key=lambda w: w[1]) if waits else None)
+
+    async def paid_towards_plan(self, case_id: uuid.UUID, agreed_option_id: uuid.UUID | None) -> Decimal:
+        """What the buyer has paid to the case's invoices since the plan was agreed, however it was recorded
+        (a card payment through Checkout, a bank transfer entered by hand, an import)."""
+        agreed_at = (
+            select(func.min(Proposal.responded_at))
+            .where(Proposal.case_id == case_id, Proposal.accepted_option_id == agreed_option_id)
+            .scalar_subquery()
+        )
+        invoices = select(DisputeItem.invoice_id).where(DisputeItem.case_id == case_id)
+        statement = (
+            select(func.coalesce(func.sum(Allocation.amount), 0))
+            .select_from(Allocation)
+            .join(LedgerEntry, (LedgerEntry.tenant_id == Allocation.tenant_id) & (LedgerEntry.id == Allocation.entry_id))
+            .where(
+                LedgerEntry.kind == EntryKind.PAYMENT,
+                Allocation.invoice_id.in_(invoices),
+                LedgerEntry.created_at >= agreed_at,
+            )
+        )
+        return Decimal(str(await self.session.scalar(statement) or 0))
 
     async def watched_cases(self) -> list[uuid.UUID]:
         """The tenant's cases with a timer step to come, soonest first."""

@@ -109,3 +109,34 @@ async def test_a_paid_instalment_is_neither_reminded_nor_missed(world):
     calendar = shanghai()
     assert await tick(world.a, calendar.end_of(calendar.add_business_days(first, 10))) == []
     assert (await case_of(world.a, case.id)).next_timer_at == calendar.start_of(second - timedelta(days=3), 9)
+
+
+async def test_an_instalment_paid_by_a_transfer_entered_by_hand_is_neither_reminded_nor_missed(world):
+    """Only the card path marks an instalment paid: the timers read what the ledger holds since the agreement."""
+    today = date.today()
+    first, second = today + timedelta(days=7), today + timedelta(days=40)
+    case, _contact, invoice = await _plan(world.a, first, second)
+    async with uow(world.a) as session:
+        await ledger.record_payment(
+            session,
+            owner_of(world.a),
+            buyer_id=invoice.buyer_id,
+            amount="565.00",
+            currency="CNY",
+            document_number="BANK-0001",
+            allocations=[ledger.PaymentAllocation(invoice_id=invoice.id, amount="565.00")],
+        )
+    calendar = shanghai()
+    # Past the first instalment's reminders, its miss and its break: nothing is owed on it.
+    assert await tick(world.a, calendar.end_of(calendar.add_business_days(first, 10))) == []
+    resolved = await case_of(world.a, case.id)
+    assert resolved.plan_broken_at is None and resolved.state is DisputeState.RESOLVED
+    assert [(i.status, i.paid_amount) for i in await _instalments(world.a, case.id)] == [
+        ("paid", Decimal("565.00")),
+        ("due", Decimal("0.00")),
+    ]
+    kinds = await event_kinds(world.a, case.id)
+    assert kinds["instalment_paid"] == 1 and kinds["instalment_reminded"] == 0 and kinds["instalment_missed"] == 0
+    assert not [n for n in await notices(world.a, case.id) if n.kind.startswith("instalment.") or n.kind == "plan.broken"]
+    # The second instalment, not paid, is still watched: its reminder is the next step.
+    assert resolved.next_timer_at == calendar.start_of(second - timedelta(days=3), 9)
