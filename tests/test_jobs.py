@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 from dramatiq import Message, Worker
@@ -157,3 +158,113 @@ async def test_a_worker_process_on_redis_runs_the_job_recorded_by_a_request(clie
         worker.terminate()
         worker.wait(timeout=20)
         log.close()
+
+
+class _ToRedis:
+    """The relay's broker for a test whose own broker is the stub: actors from it, messages into Redis."""
+
+    def __init__(self) -> None:
+        from dramatiq.brokers.redis import RedisBroker
+
+        self.redis = RedisBroker(url=REDIS_URL)
+        self.get_actor = broker.get_actor
+
+    def enqueue(self, message, *, delay=None):
+        return self.redis.enqueue(message, delay=delay)
+
+
+async def _invite(client, world, address: str) -> OutboxJob:
+    response = await client.post("/api/v1/members", json={"email": address, "role": "viewer"}, headers=bearer(world.a.api_key))
+    assert response.status_code == 201
+    async with tenant_unit_of_work(TenantId(world.a.tenant_id)) as session:
+        return (await session.scalars(select(OutboxJob))).one()
+
+
+async def _outbox_row(world, job_id) -> OutboxJob:
+    async with tenant_unit_of_work(TenantId(world.a.tenant_id)) as session:
+        return (await session.scalars(select(OutboxJob).where(OutboxJob.id == job_id))).one()
+
+
+@pytest.mark.postgresql
+async def test_a_job_redis_lost_in_a_restart_is_published_again_after_the_lease_and_runs_once(
+    client, world, mail_dir, monkeypatch
+):
+    import redis
+
+    from backend.db.base import utcnow
+
+    store = redis.Redis.from_url(REDIS_URL)
+    store.flushdb()
+    to_redis = _ToRedis()
+    monkeypatch.setattr(relay, "broker", to_redis)
+    address = "lost.in.redis@example.com"
+    job = await _invite(client, world, address)
+    assert await relay.relay_once() >= 1
+    assert [m for m in store.hvals("dramatiq:default.msgs") if str(job.id).encode() in m]
+    store.flushdb()  # Redis restarted without persistence: the message is gone, the row says published
+
+    await relay.relay_once(now=utcnow() + timedelta(minutes=1))
+    assert (await _outbox_row(world, job.id)).publish_attempts == 1  # within the lease: still on its way
+    await relay.relay_once(now=utcnow() + jobs.PUBLISH_LEASE + timedelta(minutes=1))
+    assert (await _outbox_row(world, job.id)).publish_attempts == 2
+    to_redis.redis.client.close()
+
+    env = {**os.environ, "REDIS_URL": REDIS_URL}
+    log = open(VAR_DIR / "republish-worker.log", "w")  # noqa: SIM115 - the worker process writes to it until the end
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "backend.cli", "worker", "--threads", "2"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and await _invitations_sent(world.a.tenant_id) == 0:
+            await asyncio.sleep(0.1)
+        assert await _invitations_sent(world.a.tenant_id) == 1, (VAR_DIR / "republish-worker.log").read_text()[-3000:]
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+        log.close()
+    assert _mails_to(mail_dir, address) == 1
+    # It ran: a later round leaves it alone.
+    monkeypatch.setattr(relay, "broker", broker)
+    await relay.relay_once(now=utcnow() + 3 * jobs.PUBLISH_LEASE)
+    assert (await _outbox_row(world, job.id)).publish_attempts == 2
+    broker.flush_all()
+
+
+async def test_a_job_the_broker_lost_runs_once_from_its_outbox_row_and_is_given_up_after_the_limit(
+    client, world, mail_dir, caplog
+):
+    from backend.db.base import utcnow
+
+    address = "lost.in.stub@example.com"
+    job = await _invite(client, world, address)
+    assert await relay.relay_once() >= 1
+    broker.flush_all()  # the broker lost the message
+    later = utcnow() + jobs.PUBLISH_LEASE + timedelta(minutes=1)
+    await relay.relay_once(now=later)
+    assert (await _outbox_row(world, job.id)).publish_attempts == 2
+    worker = Worker(broker, worker_threads=1)
+    worker.start()
+    try:
+        broker.join("default", timeout=10_000)
+        worker.join()
+    finally:
+        worker.stop()
+    assert _mails_to(mail_dir, address) == 1 and await _invitations_sent(world.a.tenant_id) == 1
+    await relay.relay_once(now=later + 2 * jobs.PUBLISH_LEASE)
+    assert (await _outbox_row(world, job.id)).publish_attempts == 2  # it ran: left alone
+
+    # A job that never runs (its message lost every time) is handed over a bounded number of times.
+    async with tenant_unit_of_work(TenantId(world.a.tenant_id)) as session:
+        never = jobs.enqueue(session, "tenants.send_invitation", {"membership_id": str(uuid.uuid4())})
+    assert await relay.relay_once() >= 1
+    attempts, moment = [], utcnow()
+    for _round in range(jobs.MAX_PUBLISH_ATTEMPTS + 2):
+        broker.flush_all()
+        moment += jobs.PUBLISH_LEASE + timedelta(minutes=1)
+        await relay.relay_once(now=moment)
+        attempts.append((await _outbox_row(world, never.id)).publish_attempts)
+    broker.flush_all()
+    given_up = jobs.MAX_PUBLISH_ATTEMPTS + 1
+    assert attempts == [*range(2, given_up), given_up, given_up, given_up]
+    assert any("given up" in record.getMessage() and record.levelname == "ERROR" for record in caplog.records)

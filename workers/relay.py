@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from datetime import datetime
 
 from dramatiq import Message
 from dramatiq.errors import ActorNotFound
@@ -12,6 +14,7 @@ from backend.db.uow import all_tenants_unit_of_work
 from backend.jobs import service as jobs
 from backend.jobs.models import OutboxJob, SchedulerTick
 from workers.broker import broker
+from workers.shell import RUN_ONCE_ACTORS
 
 log = logging.getLogger("accord.jobs")
 
@@ -36,9 +39,19 @@ def publish_tick(tick: SchedulerTick) -> bool:
     return _send(tick.job_name, f"{tick.job_name}@{tick.slot}", {"slot": tick.slot})
 
 
-async def relay_once(limit: int = 200) -> int:
+LOST_JOBS_EVERY = 60.0  # seconds between looks for jobs the broker lost (a scan of the published rows)
+_last_look = [float("-inf")]
+
+
+async def relay_once(limit: int = 200, *, now: datetime | None = None) -> int:
+    """One round; at most once a minute (or at an injected `now`) it also republishes the jobs the broker lost."""
+    look = now is not None or time.monotonic() - _last_look[0] >= LOST_JOBS_EVERY
+    if look:
+        _last_look[0] = time.monotonic()
     async with all_tenants_unit_of_work("outbox relay") as session:
-        return await jobs.publish_pending(session, publish_job, publish_tick, limit=limit)
+        return await jobs.publish_pending(
+            session, publish_job, publish_tick, limit=limit, now=now, republishable=RUN_ONCE_ACTORS if look else ()
+        )
 
 
 async def relay_forever(stop: asyncio.Event, interval: float = 0.5) -> None:

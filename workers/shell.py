@@ -15,6 +15,9 @@ from backend.jobs import service as jobs
 from workers import broker as _broker  # noqa: F401 - the broker must exist before actors are declared
 
 TenantWork = Callable[..., Awaitable[None]]
+# The actors whose run is recorded in `job_executions`: the relay hands their jobs over again when the
+# broker lost them (a job that never ran within the lease).
+RUN_ONCE_ACTORS: set[str] = set()
 
 
 def tenant_actor(name: str, *, max_retries: int = 5, time_limit_ms: int = 60_000, queue: str = "default"):
@@ -28,6 +31,7 @@ def tenant_actor(name: str, *, max_retries: int = 5, time_limit_ms: int = 60_000
                     return
                 await work(session, **payload)
 
+        RUN_ONCE_ACTORS.add(name)
         return _declare(run, work, name, queue, max_retries, time_limit_ms)
 
     return declare

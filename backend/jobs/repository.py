@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +23,26 @@ class OutboxRepository:
             .order_by(OutboxJob.available_at)
             .limit(limit)
             # Two relays never publish the same rows at once; each takes what the other has not.
+            .with_for_update(skip_locked=True)
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def claim_lost(
+        self, published_before: datetime, actors: Collection[str], max_attempts: int, limit: int
+    ) -> Sequence[OutboxJob]:
+        """Jobs of `actors` handed to the broker before `published_before` that never ran (no execution row)."""
+        ran = exists().where(JobExecution.tenant_id == OutboxJob.tenant_id, JobExecution.job_id == OutboxJob.id)
+        statement = (
+            select(OutboxJob)
+            .where(
+                OutboxJob.published_at.is_not(None),
+                OutboxJob.published_at < published_before,
+                OutboxJob.actor.in_(list(actors)),
+                OutboxJob.publish_attempts <= max_attempts,
+                ~ran,
+            )
+            .order_by(OutboxJob.published_at)
+            .limit(limit)
             .with_for_update(skip_locked=True)
         )
         return (await self.session.scalars(statement)).all()
