@@ -21,6 +21,7 @@ from __future__ import annotations
 import email
 import email.policy
 import html
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -56,6 +57,12 @@ def message_id(mail_id: uuid.UUID) -> str:
 
 def queue_composed(session: AsyncSession, message: EmailMessage, *, kind: str, case_id: uuid.UUID | None = None) -> OutgoingMail:
     """Queue an e-mail composed already (a thread message, a proposal), to be sent once by the mail job."""
+    if message.get_body(preferencelist=("html",)) is None:
+        language = str(message["Content-Language"] or "en")
+        message.add_alternative(html_from_text(message.get_content(), language), subtype="html")
+        # Becoming multipart moved the Content-* headers into the text part; the language is the message's.
+        del message["Content-Language"]
+        message["Content-Language"] = language
     return queue_mail(
         session,
         OutgoingMail(id=new_id(), kind=kind, case_id=case_id, params={}, to_address=str(message["To"]), message=bytes(message)),
@@ -181,6 +188,21 @@ def _footer(session: AsyncSession, base_url: str, reader: Reader, group: str) ->
         gettext("To stop these e-mails, follow this link: %(link)s"),
         unsubscribe_link(base_url, current_tenant(session), reader.contact.id, group),
     )
+
+
+LINK = re.compile(r"https?://[^\s<>\"]+")
+
+
+def html_from_text(text: str, language: str) -> str:
+    """The HTML part of a plain-text e-mail: its paragraphs, escaped, with its addresses as links."""
+
+    def paragraph(block: str) -> str:
+        escaped = html.escape(block)
+        linked = LINK.sub(lambda match: f'<a href="{match.group(0)}">{match.group(0)}</a>', escaped)
+        return "<p>" + linked.replace("\n", "<br>") + "</p>"
+
+    body = "".join(paragraph(block) for block in text.strip().split("\n\n"))
+    return f'<!doctype html><html lang="{html.escape(language)}"><head><meta charset="utf-8"></head><body>{body}</body></html>'
 
 
 def _message(reader: Reader, subject: str, paragraphs: list[str], links: list[tuple[str, str]]) -> EmailMessage:

@@ -230,6 +230,8 @@ async def test_a_thread_message_to_the_buyer_carries_an_unsubscribe_link_that_st
     text = message.get_body(preferencelist=("plain",)).get_content()
     path = re.search(r"https?://[^/\s]+(/unsubscribe/\S+)", text).group(1)
     assert message["List-Unsubscribe"].endswith(f"{path}>")
+    page_part = message.get_body(preferencelist=("html",)).get_content()
+    assert "photos of the damage" in page_part and f'{path}">' in page_part  # an HTML part too, its links live
     page = await client.get(path)
     assert page.status_code == 200 and "Messages about your disputes" in page.text
     token = re.search(r'name="_csrf_token" value="([^"]+)"', page.text).group(1)
