@@ -41,9 +41,20 @@ def send(message: EmailMessage, settings: Settings | None = None) -> None:
         client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, context=ssl.create_default_context(), timeout=30)
     else:
         client = smtplib.SMTP(host, port, timeout=30)
-    with client:
+    try:
         if url.scheme == "smtp+starttls":
             client.starttls(context=ssl.create_default_context())
         if url.username:
             client.login(unquote(url.username), unquote(url.password or ""))
         client.send_message(message)
+    except BaseException:
+        client.close()
+        raise
+    # The server has the mail once send_message returns: an error saying goodbye must not make the job
+    # try again (and send it twice).
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        pass
+    finally:
+        client.close()
