@@ -27,7 +27,7 @@ from backend.payments.attempts_repository import AttemptRepository
 from backend.payments.events import TENANT_METADATA, event_object
 from backend.payments.gateway import stripe_client
 from backend.payments.models import AttemptStatus, PaymentAccount
-from backend.payments.repository import PaymentRepository, RoutingRepository
+from backend.payments.repository import AccountOwnerRepository, PaymentRepository, RoutingRepository
 from backend.payments.service import attempt_view
 
 ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]{6,60}")
@@ -53,15 +53,15 @@ async def connected_account(session: AsyncSession, principal: Principal) -> Paym
     return await PaymentRepository(session).account()
 
 
+_ELSEWHERE = _("This Stripe account is already connected to another organisation in Accord; one account serves one organisation.")
+
+
 async def _refuse_if_elsewhere(session: AsyncSession, stripe_account_id: str) -> None:
     tenant_id = current_tenant(session)
     async with all_tenants_unit_of_work("check a Stripe account is not another tenant's") as everyone:
         owner = await RoutingRepository(everyone).tenant_of_account(stripe_account_id)
     if owner is not None and owner != tenant_id:
-        raise Conflict(
-            _("This Stripe account is already connected to another organisation in Accord; one account serves one organisation."),
-            field="account_id",
-        )
+        raise Conflict(_ELSEWHERE, field="account_id")
 
 
 async def _store(session: AsyncSession, principal: Principal, stripe_account_id: str, charges_enabled: bool) -> PaymentAccount:
@@ -69,6 +69,10 @@ async def _store(session: AsyncSession, principal: Principal, stripe_account_id:
     account = await repository.account()
     before = account_view(account)
     if account is None:
+        # The global register keeps one organisation per account, even for two claiming it at the same moment.
+        owner = await AccountOwnerRepository(session).claim(stripe_account_id, current_tenant(session), utcnow())
+        if owner != current_tenant(session):
+            raise Conflict(_ELSEWHERE, field="account_id")
         account = PaymentAccount(stripe_account_id=stripe_account_id, connected_by=principal.label)
         session.add(account)
     elif account.stripe_account_id != stripe_account_id:
@@ -143,6 +147,13 @@ async def connect_existing(session: AsyncSession, principal: Principal, stripe_a
         raise StripeUnavailable(
             _("Stripe did not answer as expected (%(error)s). Try again in a moment."), params={"error": str(error)[:200]}
         ) from None
+    # An account Accord created names its organisation; one made for another organisation is refused.
+    # One made outside Accord names none: it is accepted only if no organisation ever connected it (the
+    # register, checked above and again when storing).
+    metadata = found.to_dict().get("metadata") or {}
+    named = metadata.get(TENANT_METADATA)
+    if named is not None and named != str(current_tenant(session)):
+        raise Conflict(_ELSEWHERE, field="account_id")
     return await _store(session, principal, found.id, bool(getattr(found, "charges_enabled", False)))
 
 
@@ -186,6 +197,8 @@ async def disconnect(session: AsyncSession, principal: Principal) -> None:
             after=attempt_view(attempt),
         )
     before = account_view(account)
+    # The account stays this organisation's in the register: its late events still come here.
+    await AccountOwnerRepository(session).mark_disconnected(account.stripe_account_id, current_tenant(session), utcnow())
     await session.delete(account)
     await session.flush()
     audit.record(

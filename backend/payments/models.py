@@ -132,6 +132,21 @@ class StripeEvent(Model):
     outcome: Mapped[str | None] = mapped_column(String(200))
 
 
+class StripeAccountOwner(Model):
+    """Which organisation a Stripe account belongs to in Accord, for good. Global (one row per account,
+    its id the key), so two organisations can never both hold one account, even when they claim it at
+    the same moment; kept after a disconnect, so the former owner still receives the account's late
+    events (a payment completed just after, a refund or chargeback on an old payment) and no other
+    organisation can take the account over."""
+
+    __tablename__ = "stripe_account_owners"
+
+    stripe_account_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner_tenant_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    connected_at: Mapped[datetime] = mapped_column(default=utcnow)
+    disconnected_at: Mapped[datetime | None]
+
+
 class CardDispute(TenantOwned, Model):
     """A chargeback on the supplier's Stripe account, worked as an Accord dispute case."""
 

@@ -4,12 +4,19 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from backend.payments.models import CardDispute, PaymentAccount, PaymentAttempt, StripeEvent, TenantSubscription
+from backend.payments.models import (
+    CardDispute,
+    PaymentAccount,
+    PaymentAttempt,
+    StripeAccountOwner,
+    StripeEvent,
+    TenantSubscription,
+)
 
 
 class StripeEventRepository:
@@ -58,6 +65,10 @@ class RoutingRepository:
         self.session = session
 
     async def tenant_of_account(self, stripe_account_id: str) -> uuid.UUID | None:
+        # The account's owner in Accord, connected now or disconnected since: its late events still reach it.
+        owner = await AccountOwnerRepository(self.session).owner_of(stripe_account_id)
+        if owner is not None:
+            return owner
         statement = select(PaymentAccount.tenant_id).where(PaymentAccount.stripe_account_id == stripe_account_id).limit(2)
         found = (await self.session.scalars(statement)).all()
         return found[0] if len(found) == 1 else None
@@ -68,6 +79,42 @@ class RoutingRepository:
         )
         found = (await self.session.scalars(statement)).all()
         return found[0] if len(found) == 1 else None
+
+
+class AccountOwnerRepository:
+    """The global one-organisation-per-Stripe-account register (stripe_account_owners)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def owner_of(self, stripe_account_id: str) -> uuid.UUID | None:
+        statement = select(StripeAccountOwner.owner_tenant_id).where(StripeAccountOwner.stripe_account_id == stripe_account_id)
+        return (await self.session.scalars(statement)).first()
+
+    async def claim(self, stripe_account_id: str, tenant_id: uuid.UUID, now: datetime) -> uuid.UUID:
+        """Record `tenant_id` as the account's owner unless it has one; returns the owner. The account id
+        is the key, so of two organisations claiming it at once one waits for the other and gets its owner."""
+        insert = pg_insert if self.session.bind.dialect.name == "postgresql" else sqlite_insert
+        await self.session.execute(
+            insert(StripeAccountOwner)
+            .values(stripe_account_id=stripe_account_id, owner_tenant_id=tenant_id, connected_at=now)
+            .on_conflict_do_nothing(index_elements=["stripe_account_id"])
+        )
+        owner = await self.owner_of(stripe_account_id)
+        if owner == tenant_id:
+            await self.session.execute(
+                update(StripeAccountOwner)
+                .where(StripeAccountOwner.stripe_account_id == stripe_account_id)
+                .values(disconnected_at=None)
+            )
+        return owner
+
+    async def mark_disconnected(self, stripe_account_id: str, tenant_id: uuid.UUID, now: datetime) -> None:
+        await self.session.execute(
+            update(StripeAccountOwner)
+            .where(StripeAccountOwner.stripe_account_id == stripe_account_id, StripeAccountOwner.owner_tenant_id == tenant_id)
+            .values(disconnected_at=now)
+        )
 
 
 class PaymentRepository:

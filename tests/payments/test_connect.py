@@ -6,10 +6,24 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from backend.audit.models import AuditEvent
+from backend.db.uow import global_unit_of_work
+from backend.invoices.models import EntryKind
+from backend.payments import connect
 from backend.payments.models import AttemptStatus, PaymentAccount
+from backend.payments.repository import StripeEventRepository
 from tests.conftest import CSRF_INPUT, sign_in
 from tests.disputes.helpers import uow
-from tests.payments.helpers import apply_events, attempts, connect_account, deliver, disputed_invoice, press_pay, signed_in
+from tests.factories import owner_of
+from tests.payments.helpers import (
+    apply_events,
+    attempts,
+    connect_account,
+    deliver,
+    disputed_invoice,
+    entries,
+    press_pay,
+    signed_in,
+)
 
 
 async def _account(supplier) -> PaymentAccount | None:
@@ -123,3 +137,44 @@ async def test_an_owner_disconnects_and_open_checkouts_are_closed(client, world,
     # The buyer is told payments are not available, and nothing can be started.
     invoice_page = await client.get(f"/portal/invoices/{setup.invoice.id}")
     assert "does not take online payments yet" in invoice_page.text
+
+
+async def test_another_organisation_cannot_take_an_account_over_even_after_a_disconnect(client, world, stripe_fake):
+    # A's account, made outside Accord (no organisation in its metadata), connected then disconnected by A.
+    account_id = await connect_account(world.a, stripe_fake)
+    async with uow(world.a) as session:
+        await connect.disconnect(session, owner_of(world.a))
+    # An account Accord made for A names A: B is refused it too.
+    made_for_a = "acct_madeforaaa1"
+    stripe_fake.add_account(made_for_a, metadata={"accord_tenant_id": str(world.a.tenant_id)})
+    await sign_in(client, world.b.finance)
+    for typed in (account_id, made_for_a):
+        taken = await _post(client, "/console/payments/connect-existing", {"account_id": typed})
+        assert taken.status_code == 409 and "already connected to another organisation" in taken.text, typed
+    assert await _account(world.b) is None
+    async with uow(world.b) as session:
+        actions = (await session.scalars(select(AuditEvent.action))).all()
+    assert "payments.account_connected" not in actions
+    # A may connect its own account again.
+    async with uow(world.a) as session:
+        await connect.connect_existing(session, owner_of(world.a), account_id)
+    assert (await _account(world.a)).stripe_account_id == account_id
+
+
+async def test_a_payment_completed_after_the_disconnect_still_reaches_its_organisation(client, world, stripe_fake, mail_dir):
+    account_id = await connect_account(world.a, stripe_fake)
+    setup = await disputed_invoice(world.a)
+    await signed_in(client, world.a, setup)
+    await press_pay(client, f"/portal/invoices/{setup.invoice.id}", {"purpose": "invoice", "invoice": str(setup.invoice.id)})
+    [attempt] = await attempts(world.a)
+    paid = stripe_fake.pay(attempt.checkout_session_id)  # the buyer pays a moment before the owner disconnects
+    async with uow(world.a) as session:
+        await connect.disconnect(session, owner_of(world.a))
+    event_id, answer = await deliver(client, "checkout.session.completed", paid, account=account_id)
+    assert answer["status"] == "stored"
+    async with global_unit_of_work() as session:
+        stored = await StripeEventRepository(session).get(event_id)
+    assert stored.routed_tenant_id == world.a.tenant_id
+    await apply_events()
+    payments = [e for e in await entries(world.a, setup.buyer_id) if e.kind is EntryKind.PAYMENT]
+    assert [p.document_number for p in payments] == [paid["payment_intent"]]

@@ -40,6 +40,15 @@ def upgrade() -> None:
         postgresql_where=sa.text("handled_at IS NULL"),
         sqlite_where=sa.text("handled_at IS NULL"),
     )
+    # One organisation per Stripe account, for good (global: the account id is the key).
+    op.create_table(
+        "stripe_account_owners",
+        sa.Column("stripe_account_id", sa.String(length=64), nullable=False),
+        sa.Column("owner_tenant_id", sa.Uuid(), nullable=False),
+        sa.Column("connected_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("disconnected_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("stripe_account_id", name=op.f("pk_stripe_account_owners")),
+    )
     op.create_table(
         "payment_accounts",
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
@@ -189,5 +198,6 @@ def downgrade() -> None:
     op.drop_table("tenant_subscriptions")
     op.drop_index("ix_payment_accounts_stripe_account_id", table_name="payment_accounts")
     op.drop_table("payment_accounts")
+    op.drop_table("stripe_account_owners")
     op.drop_index("ix_stripe_events_unhandled", table_name="stripe_events")
     op.drop_table("stripe_events")
