@@ -305,6 +305,10 @@ class DisputeCase(TenantOwned, Model):
     # The earliest step of the case's timers still to come, and its timer (kept by backend.disputes.timers).
     next_timer_at: Mapped[datetime | None]
     next_timer: Mapped[str | None] = mapped_column(String(16))
+    # The sweep queued the case's job and queues no other until then; how often in a row it queued one
+    # that did not run (the job resets both): the sweep gives up on the case after a few.
+    timer_queued_until: Mapped[datetime | None]
+    timer_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # legal | claim: put forward to the team after the escalation day without agreement; the team decides.
     escalation_proposal: Mapped[str | None] = mapped_column(String(8))
     plan_broken_at: Mapped[datetime | None]

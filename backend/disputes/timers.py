@@ -25,6 +25,7 @@ twice. A reminder whose later step has come as well is passed over (recorded, no
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,6 +55,8 @@ from backend.errors import Conflict
 from backend.i18n import _
 from backend.notifications.notify import notify
 from backend.tenants.models import Role
+
+log = logging.getLogger("accord.disputes")
 
 RUN_ACTOR = "disputes.run_timers"
 SWEEP_ACTOR = "disputes.sweep_timers"
@@ -324,17 +327,37 @@ async def upcoming_steps(session: AsyncSession, case: DisputeCase) -> list[Step]
 # --- the sweep and the per-case job ---------------------------------------------------------------
 
 
+# A case's job queued this long ago that has not run (lost, or failing) is queued again by the sweep,
+# up to MAX_JOB_ATTEMPTS times in a row; then the case is given up on and the error said loudly.
+JOB_LEASE = timedelta(minutes=30)
+MAX_JOB_ATTEMPTS = 5
+
+
 async def sweep(session: AsyncSession, now: datetime) -> int:
-    """Across tenants (an all-tenants unit of work): one job per case whose next step has come."""
-    return await AllTenantsTimerRepository(session).enqueue_due(now, RUN_ACTOR)
+    """Across tenants (an all-tenants unit of work): one job per case whose next step has come and that
+    has no job queued already."""
+    repository = AllTenantsTimerRepository(session)
+    for tenant_id, case_id, number in await repository.give_up(now, MAX_JOB_ATTEMPTS):
+        log.error(
+            "case %s (%s, tenant %s): its timer job was queued %d times and never finished; the sweep gives up on it "
+            "until the case changes",
+            number,
+            case_id,
+            tenant_id,
+            MAX_JOB_ATTEMPTS,
+        )
+    return await repository.enqueue_due(now, RUN_ACTOR, until=now + JOB_LEASE, max_attempts=MAX_JOB_ATTEMPTS)
 
 
 async def run_case(session: AsyncSession, principal: Principal, case_id: uuid.UUID, now: datetime) -> list[tuple[str, str]]:
     """Take every step of the case's timers that has come by `now`, each once; (timer, step) of those acted on."""
     case = await DisputeRepository(session).get(case_id, for_update=True)
-    if case is None or case.next_timer_at is None or case.next_timer_at > now:
-        return []  # a repeated job, or the case moved on since the sweep
+    if case is None:
+        return []
     timers = TimerRepository(session)
+    await timers.job_ran(case.id)
+    if case.next_timer_at is None or case.next_timer_at > now:
+        return []  # a repeated job, or the case moved on since the sweep
     acted: list[tuple[str, str]] = []
     # An action can start a timer (a phase entered, a plan broken and the case reopened): look again.
     for _round in range(5):

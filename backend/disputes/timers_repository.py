@@ -81,7 +81,16 @@ class TimerRepository:
         await self.session.execute(
             update(DisputeCase)
             .where(DisputeCase.id == case_id)
-            .values(next_timer_at=at, next_timer=timer)
+            .values(next_timer_at=at, next_timer=timer, timer_attempts=0)  # a changed case: the sweep tries afresh
+            .execution_options(synchronize_session="fetch")
+        )
+
+    async def job_ran(self, case_id: uuid.UUID) -> None:
+        """The case's timer job ran: the sweep may queue the next one as soon as a step is due."""
+        await self.session.execute(
+            update(DisputeCase)
+            .where(DisputeCase.id == case_id)
+            .values(timer_queued_until=None, timer_attempts=0)
             .execution_options(synchronize_session="fetch")
         )
 
@@ -170,7 +179,25 @@ class TimerRepository:
 
 # --- across tenants: the sweep ---------------------------------------------------------------------
 
+# One statement: the due cases not queued already (or whose job's lease ran out) are marked queued,
+# and one job each goes into the outbox.
 _ENQUEUE_DUE_POSTGRESQL = text(
+    """
+    WITH due AS (
+        UPDATE dispute_cases AS c
+        SET timer_queued_until = CAST(:until AS timestamptz), timer_attempts = c.timer_attempts + 1
+        WHERE c.next_timer_at IS NOT NULL AND c.next_timer_at <= CAST(:now AS timestamptz)
+          AND (c.timer_queued_until IS NULL OR c.timer_queued_until <= CAST(:now AS timestamptz))
+          AND c.timer_attempts < :max_attempts
+        RETURNING c.tenant_id, c.id
+    )
+    INSERT INTO outbox (tenant_id, id, actor, payload, created_at, available_at, publish_attempts)
+    SELECT due.tenant_id, gen_random_uuid(), CAST(:actor AS varchar), json_build_object('case_id', due.id::text),
+           CAST(:now AS timestamptz), CAST(:now AS timestamptz), 0
+    FROM due
+    """
+)
+_DUE_POSTGRESQL = text(
     """
     INSERT INTO outbox (tenant_id, id, actor, payload, created_at, available_at, publish_attempts)
     SELECT c.tenant_id, gen_random_uuid(), CAST(:actor AS varchar), json_build_object('case_id', c.id::text),
@@ -199,12 +226,25 @@ class AllTenantsTimerRepository:
         )
         return [tuple(row) for row in (await self.session.execute(statement)).all()]
 
-    async def enqueue_due(self, now: datetime, actor: str) -> int:
-        """One job per due case into the outbox: on PostgreSQL one INSERT … SELECT, never a row through Python."""
+    async def enqueue_due(self, now: datetime, actor: str, *, until: datetime, max_attempts: int) -> int:
+        """One job per due case not queued already into the outbox, the case marked queued `until`: on
+        PostgreSQL one statement, never a row through Python."""
         if self.session.bind.dialect.name == "postgresql":
-            result = await self.session.execute(_ENQUEUE_DUE_POSTGRESQL, {"actor": actor, "now": now})
+            result = await self.session.execute(
+                _ENQUEUE_DUE_POSTGRESQL, {"actor": actor, "now": now, "until": until, "max_attempts": max_attempts}
+            )
             return result.rowcount or 0
-        due = await self.due_cases(now)
+        statement = select(DisputeCase.tenant_id, DisputeCase.id).where(
+            *self._due(now), DisputeCase.timer_attempts < max_attempts
+        )
+        due = [tuple(row) for row in (await self.session.execute(statement)).all()]
+        if due:
+            await self.session.execute(
+                update(DisputeCase)
+                .where(DisputeCase.id.in_([case_id for _tenant, case_id in due]))
+                .values(timer_queued_until=until, timer_attempts=DisputeCase.timer_attempts + 1)
+                .execution_options(synchronize_session=False)
+            )
         self.session.add_all(
             OutboxJob(
                 tenant_id=tenant_id,
@@ -219,3 +259,23 @@ class AllTenantsTimerRepository:
         )
         await self.session.flush()
         return len(due)
+
+    async def give_up(self, now: datetime, max_attempts: int) -> list[tuple[uuid.UUID, uuid.UUID, str]]:
+        """(tenant, case, number) of the due cases whose last allowed job's lease ran out without the job
+        running: marked past the limit, so each is given up (and reported) once."""
+        statement = (
+            update(DisputeCase)
+            .where(*self._due(now), DisputeCase.timer_attempts == max_attempts)
+            .values(timer_attempts=max_attempts + 1)
+            .returning(DisputeCase.tenant_id, DisputeCase.id, DisputeCase.number)
+            .execution_options(synchronize_session=False)
+        )
+        return [tuple(row) for row in (await self.session.execute(statement)).all()]
+
+    @staticmethod
+    def _due(now: datetime) -> tuple:
+        return (
+            DisputeCase.next_timer_at.is_not(None),
+            DisputeCase.next_timer_at <= now,
+            (DisputeCase.timer_queued_until.is_(None)) | (DisputeCase.timer_queued_until <= now),
+        )

@@ -41,6 +41,8 @@ def upgrade() -> None:
         table.add_column(sa.Column("next_timer", sa.String(length=16), nullable=True))
         table.add_column(sa.Column("escalation_proposal", sa.String(length=8), nullable=True))
         table.add_column(sa.Column("plan_broken_at", sa.DateTime(timezone=True), nullable=True))
+        table.add_column(sa.Column("timer_queued_until", sa.DateTime(timezone=True), nullable=True))
+        table.add_column(sa.Column("timer_attempts", sa.Integer(), nullable=False, server_default="0"))
     op.create_index(
         "ix_dispute_cases_next_timer_at",
         "dispute_cases",
@@ -97,5 +99,13 @@ def downgrade() -> None:
         table.drop_column("escalation_route")
     op.drop_index("ix_dispute_cases_next_timer_at", table_name="dispute_cases")
     with op.batch_alter_table("dispute_cases") as table:
-        for name in ("plan_broken_at", "escalation_proposal", "next_timer", "next_timer_at", "hard_deadline_at"):
+        for name in (
+            "timer_attempts",
+            "timer_queued_until",
+            "plan_broken_at",
+            "escalation_proposal",
+            "next_timer",
+            "next_timer_at",
+            "hard_deadline_at",
+        ):
             table.drop_column(name)
