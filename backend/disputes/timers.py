@@ -256,12 +256,10 @@ async def _context(session: AsyncSession, tenant_id: uuid.UUID) -> _Context:
     contexts = session.info.setdefault("timers.context", {})
     if tenant_id in contexts:
         return contexts[tenant_id]
-    from backend.disputes import service as disputes
-
     tenant = await TimerRepository(session).tenant(tenant_id)
     context = _Context(
         Calendar(tenant.country if tenant else "CN", tenant.time_zone if tenant else "UTC"),
-        service_levels(await disputes.dispute_settings(session)),
+        service_levels(await TimerRepository(session).settings(tenant_id) or DisputeSettings()),
         tenant.name if tenant else "",
     )
     contexts[tenant_id] = context

@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.db.base import new_id
-from backend.disputes.models import DisputeCase, DisputeItem, DisputeMessage, Proposal, ProposalStatus, TimerStep
+from backend.disputes.models import DisputeCase, DisputeItem, DisputeMessage, DisputeSettings, Proposal, ProposalStatus, TimerStep
 from backend.invoices.models import Allocation, EntryKind, LedgerEntry
 from backend.jobs.models import OutboxJob
 from backend.tenants.models import Membership, MembershipStatus, Role, Tenant
@@ -39,6 +39,10 @@ class TimerRepository:
 
     async def tenant(self, tenant_id: uuid.UUID) -> Tenant | None:
         return (await self.session.scalars(select(Tenant).where(Tenant.id == tenant_id))).first()
+
+    async def settings(self, tenant_id: uuid.UUID) -> DisputeSettings | None:
+        """The tenant's own settings row, named: a session across tenants sees every tenant's."""
+        return (await self.session.scalars(select(DisputeSettings).where(DisputeSettings.tenant_id == tenant_id))).first()
 
     async def taken(self, case_id: uuid.UUID) -> set[tuple[str, str, str]]:
         statement = select(TimerStep.timer, TimerStep.anchor, TimerStep.step).where(TimerStep.case_id == case_id)

@@ -125,3 +125,26 @@ async def test_a_collaborator_cannot_post_the_service_levels_form_and_nothing_ch
     refused = await client.post(f"{PAGE}/service-levels", data={**form, "agree_days": "5", "_csrf_token": token})
     assert refused.status_code in (403, 404)
     assert (await _levels(world.a)).agree_days == 30
+
+
+async def test_one_session_across_tenants_reads_each_cases_own_service_levels(client, world):
+    """The sweep's side runs across tenants: each case's deadlines follow its own tenant's levels."""
+    from backend.db.uow import all_tenants_unit_of_work
+    from backend.disputes import timers
+    from backend.disputes.repository import DisputeRepository
+
+    cases = {}
+    for supplier, days in ((world.a, 1), (world.b, 5)):
+        saved = await client.put(API, json={**DEFAULTS, "acknowledge_days": days}, headers=bearer(supplier.api_key))
+        assert saved.status_code == 200
+        buyer_id = await make_buyer(supplier)
+        invoice = await make_invoice(supplier, buyer_id)
+        cases[days] = await open_case(supplier, buyer_id, [ItemInput(invoice.id, amount="100.00")])
+    calendar = shanghai()
+    for order in ((1, 5), (5, 1)):  # whichever tenant's case comes first
+        async with all_tenants_unit_of_work("test: timers across tenants") as session:
+            for days in order:
+                case = await DisputeRepository(session).get(cases[days].id)
+                steps = await timers.upcoming_steps(session, case)
+                breach = next(s for s in steps if (s.timer, s.step) == ("acknowledge", "breach"))
+                assert breach.deadline == calendar.add_business_days(case.opened_on, days)
