@@ -46,6 +46,17 @@ class AttemptRepository:
         )
         return (await self.session.scalars(statement)).all()
 
+    async def live_pages_since(self, buyer_id: uuid.UUID, since: datetime) -> Sequence[PaymentAttempt]:
+        """The buyer's attempts whose Checkout page may still take money: open, or failed (a declined card
+        leaves the page open for another card), created within a page's lifetime."""
+        statement = select(PaymentAttempt).where(
+            PaymentAttempt.buyer_id == buyer_id,
+            PaymentAttempt.status.in_((AttemptStatus.OPEN, AttemptStatus.FAILED)),
+            PaymentAttempt.checkout_session_id.is_not(None),
+            PaymentAttempt.created_at >= since,
+        )
+        return (await self.session.scalars(statement)).all()
+
     async def open_with_session(self) -> Sequence[PaymentAttempt]:
         statement = select(PaymentAttempt).where(
             PaymentAttempt.status == AttemptStatus.OPEN, PaymentAttempt.checkout_session_id.is_not(None)

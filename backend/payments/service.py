@@ -403,18 +403,13 @@ async def start_payment(contact: Principal, request: PayRequest) -> Started:
         attempt = await _attempt_for(session, contact, payable, account)
         if attempt.checkout_url:
             return Started(attempt.id, attempt.checkout_url, True)
-        # Checkout pages still open for the same thing with another amount (the ledger moved since):
-        # closed below, so the buyer cannot pay both.
+        # Checkout pages still live that would pay any of the same money (an invoice in common, the same
+        # case or instalment), whatever they were started as, and pages a declined card left open:
+        # closed below, so the buyer cannot pay twice.
         superseded = [
             (earlier.id, earlier.checkout_session_id, earlier.stripe_account_id)
-            for earlier in await AttemptRepository(session).open_since(
-                contact.buyer_id,
-                payable.purpose,
-                utcnow() - CHECKOUT_LIFETIME,
-                case_id=payable.case_id,
-                instalment_id=payable.instalment_id,
-            )
-            if earlier.id != attempt.id and earlier.checkout_session_id and _targets(earlier) == _targets_of(payable)
+            for earlier in await AttemptRepository(session).live_pages_since(contact.buyer_id, utcnow() - CHECKOUT_LIFETIME)
+            if earlier.id != attempt.id and _overlaps(earlier, payable)
         ]
         session.expunge(attempt)
     try:
@@ -427,7 +422,7 @@ async def start_payment(contact: Principal, request: PayRequest) -> Started:
         repository = PaymentRepository(session)
         for earlier_id in closed:
             earlier = await repository.attempt(earlier_id, for_update=True)
-            if earlier is not None and earlier.status is AttemptStatus.OPEN:
+            if earlier is not None and earlier.status in (AttemptStatus.OPEN, AttemptStatus.FAILED):
                 before = attempt_view(earlier)
                 earlier.status, earlier.updated_at = AttemptStatus.EXPIRED, utcnow()
                 audit.record(
@@ -444,6 +439,14 @@ async def start_payment(contact: Principal, request: PayRequest) -> Started:
             stored.checkout_session_id, stored.checkout_url = checkout.id, checkout.url
             stored.updated_at = utcnow()
         return Started(stored.id, stored.checkout_url, False)
+
+
+def _overlaps(attempt: PaymentAttempt, payable: Payable) -> bool:
+    return bool(
+        _targets(attempt) & _targets_of(payable)
+        or (payable.case_id is not None and attempt.case_id == payable.case_id)
+        or (payable.instalment_id is not None and attempt.instalment_id == payable.instalment_id)
+    )
 
 
 def _targets(attempt: PaymentAttempt) -> set[str]:

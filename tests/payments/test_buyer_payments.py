@@ -457,3 +457,44 @@ async def test_a_create_stripe_refuses_fails_the_attempt_and_the_next_press_star
     first, second = await attempts(world.a)
     assert first.status is AttemptStatus.FAILED and "cannot currently make live charges" in first.failure_message
     assert second.status is AttemptStatus.OPEN and second.checkout_session_id
+
+
+async def test_paying_an_invoice_again_in_a_chosen_set_closes_its_own_checkout_first(client, world, stripe_fake, mail_dir):
+    await connect_account(world.a, stripe_fake)
+    setup = await disputed_invoice(world.a)
+    second = await make_invoice(world.a, setup.buyer_id, currency="CNY")
+    await signed_in(client, world.a, setup)
+    await press_pay(client, f"/portal/invoices/{setup.invoice.id}", {"purpose": "invoice", "invoice": str(setup.invoice.id)})
+    await press_pay(client, "/portal/invoices", {"purpose": "invoices", "invoice": [str(setup.invoice.id), str(second.id)]})
+    first, both = await attempts(world.a)
+    assert first.purpose is PaymentPurpose.UNDISPUTED and both.purpose is PaymentPurpose.INVOICES
+    # The first page would pay the same invoice again: it is closed on Stripe before the second is offered.
+    assert stripe_fake.sent("POST", f"/v1/checkout/sessions/{first.checkout_session_id}/expire")
+    assert stripe_fake.sessions[first.checkout_session_id]["status"] == "expired"
+    assert first.status is AttemptStatus.EXPIRED and both.status is AttemptStatus.OPEN
+
+
+async def test_a_page_a_declined_card_left_open_is_closed_when_the_buyer_starts_again(client, world, stripe_fake, mail_dir):
+    account = await connect_account(world.a, stripe_fake)
+    setup = await disputed_invoice(world.a)
+    await signed_in(client, world.a, setup)
+    fields = {"purpose": "invoice", "invoice": str(setup.invoice.id)}
+    await press_pay(client, f"/portal/invoices/{setup.invoice.id}", fields)
+    [attempt] = await attempts(world.a)
+    failed = {
+        "id": "pi_declined_then_again",
+        "object": "payment_intent",
+        "status": "requires_payment_method",
+        "currency": "cny",
+        "last_payment_error": {"message": "Your card was declined."},
+        "metadata": {"accord_tenant_id": str(world.a.tenant_id), "accord_attempt_id": str(attempt.id)},
+    }
+    await deliver(client, "payment_intent.payment_failed", failed, account=account)
+    await apply_events()
+    # Stripe keeps that page open for another card; the buyer starts again from Accord instead.
+    await press_pay(client, f"/portal/invoices/{setup.invoice.id}", fields)
+    declined, again = await attempts(world.a)
+    assert declined.id == attempt.id and again.status is AttemptStatus.OPEN
+    assert stripe_fake.sent("POST", f"/v1/checkout/sessions/{declined.checkout_session_id}/expire")
+    assert stripe_fake.sessions[declined.checkout_session_id]["status"] == "expired"
+    assert declined.status is AttemptStatus.EXPIRED
