@@ -196,16 +196,24 @@ async def for_agreed_case(session: AsyncSession, buyer_id: uuid.UUID, case_id: u
 async def for_next_instalment(session: AsyncSession, buyer_id: uuid.UUID, case_id: uuid.UUID) -> Payable:
     """The plan's next unpaid instalment, applied to the case's invoices earliest due first."""
     view = await disputes.buyer_case_view(session, buyer_id, case_id)
+    # Only a plan in force: a case resolved by it, not broken since (a broken plan reopens the case and
+    # holds its invoices again; what the buyer owes then is the team's to decide, not the schedule's).
+    if view.case.state is not DisputeState.RESOLVED or view.case.plan_broken_at is not None:
+        raise Conflict(_("This instalment plan is no longer in force; contact the supplier about what to pay."), field="case_id")
     instalment = next((i for i in sorted(view.instalments, key=lambda i: i.seq) if _unpaid(i)), None)
     if instalment is None:
         raise Conflict(_("No instalment of this plan is left to pay."), field="case_id")
-    amount = instalment.amount - instalment.paid_amount
-    shares, left = [], amount
+    shares, left = [], instalment.amount - instalment.paid_amount
     for entry in sorted(view.invoices, key=lambda e: (e.invoice.due_date, e.invoice.number)):
         share = min(left, payable_on(entry.invoice))
         if share > 0:
             shares.append(Share(entry.invoice.id, entry.invoice.number, share))
             left -= share
+    # Only what the case's invoices still have open is charged (some may be paid by transfer meanwhile):
+    # nothing lands on account unasked.
+    amount = sum((s.amount for s in shares), ZERO)
+    if amount <= 0:
+        raise Conflict(_("Nothing is left to pay on this case's invoices."), field="case_id")
     return Payable(
         PaymentPurpose.INSTALMENT,
         view.case.currency,

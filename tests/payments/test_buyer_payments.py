@@ -9,6 +9,8 @@ import stripe
 from sqlalchemy import select
 
 from backend.config import get_settings
+from backend.db.base import utcnow
+from backend.disputes import holds
 from backend.disputes import service as disputes
 from backend.disputes.models import ACTIVE_STATES, DisputeCase, DisputeEvent, DisputeState, Instalment
 from backend.disputes.service import OptionInput, Resolution
@@ -498,3 +500,53 @@ async def test_a_page_a_declined_card_left_open_is_closed_when_the_buyer_starts_
     assert stripe_fake.sent("POST", f"/v1/checkout/sessions/{declined.checkout_session_id}/expire")
     assert stripe_fake.sessions[declined.checkout_session_id]["status"] == "expired"
     assert declined.status is AttemptStatus.EXPIRED
+
+
+async def _instalment_plan(world, stripe_fake, client):
+    account = await connect_account(world.a, stripe_fake)
+    setup = await disputed_invoice(world.a, disputed="1130.00")
+    plan = [(date.today() + timedelta(days=30), "500.00"), (date.today() + timedelta(days=60), "630.00")]
+    proposal, [option] = await propose(world.a, setup.case_id, OptionInput(kind="instalments", schedule=plan))
+    await accept(world.a, proposal.id, option.id)
+    async with uow(world.a) as session:
+        await disputes.resolve_case(
+            session, owner_of(world.a), setup.case_id, Resolution(outcome="invalid", root_cause_code="other")
+        )
+    await signed_in(client, world.a, setup)
+    return account, setup
+
+
+async def test_a_broken_plan_offers_no_instalment_to_pay(client, world, stripe_fake, mail_dir):
+    _account, setup = await _instalment_plan(world, stripe_fake, client)
+    # The escalation timers break the plan: the case goes back to review and holds its invoice again.
+    async with uow(world.a) as session:
+        case = await session.get(DisputeCase, (world.a.tenant_id, setup.case_id))
+        case.plan_broken_at = utcnow()
+        case.state, case.closed_at, case.outcome = DisputeState.UNDER_REVIEW, None, None
+        await session.flush()
+        await holds.rehold(session, [setup.invoice.id])
+    page = await client.get("/portal/instalments")
+    assert "Pay next instalment" not in page.text
+    response = await press_pay(client, "/portal/invoices", {"purpose": "instalment", "case": str(setup.case_id)})
+    assert response.status_code == 409 and "no longer in force" in response.text
+    assert stripe_fake.sent("POST", "/v1/checkout/sessions") == [] and await attempts(world.a) == []
+
+
+async def test_an_instalment_charges_only_what_the_invoices_still_have_open(client, world, stripe_fake, mail_dir):
+    _account, setup = await _instalment_plan(world, stripe_fake, client)
+    # The buyer paid 1,000.00 by transfer meanwhile: of the first instalment's 500.00, only 130.00 is still open.
+    async with uow(world.a) as session:
+        await ledger.record_payment(
+            session,
+            owner_of(world.a),
+            buyer_id=setup.buyer_id,
+            amount="1000.00",
+            currency="CNY",
+            allocations=[ledger.PaymentAllocation(setup.invoice.id, "1000.00")],
+        )
+    response = await press_pay(client, "/portal/instalments", {"purpose": "instalment", "case": str(setup.case_id)})
+    assert response.status_code == 303
+    [attempt] = await attempts(world.a)
+    assert attempt.amount == Decimal("130.00")
+    [sent] = stripe_fake.sent("POST", "/v1/checkout/sessions")
+    assert sent.params["line_items"][0]["price_data"]["unit_amount"] == "13000"
