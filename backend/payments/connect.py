@@ -19,8 +19,8 @@ from backend.auth.policies import Permission, require
 from backend.auth.principal import Principal
 from backend.config import get_settings
 from backend.db.base import utcnow
-from backend.db.tenancy import current_tenant
-from backend.db.uow import all_tenants_unit_of_work
+from backend.db.tenancy import TenantId, current_tenant
+from backend.db.uow import all_tenants_unit_of_work, tenant_unit_of_work
 from backend.errors import Conflict, DomainError, ValidationFailed
 from backend.i18n import _
 from backend.payments.attempts_repository import AttemptRepository
@@ -93,12 +93,20 @@ async def _store(session: AsyncSession, principal: Principal, stripe_account_id:
     return account
 
 
-async def start_onboarding(session: AsyncSession, principal: Principal) -> str:
-    """Create (once) the supplier's connected account and return the Stripe onboarding address to send them to."""
+async def start_onboarding(session: AsyncSession, principal: Principal, *, create: bool = True) -> str | None:
+    """Create (once) the supplier's connected account and return the Stripe onboarding address to send them to.
+
+    The account's id is committed in its own transaction as soon as Stripe made it, before the link is
+    asked for: a link that fails cannot roll the id back and leave an account on Stripe Accord forgets
+    (its idempotency key lasts 24 hours; the next press would make a second one). With `create=False`
+    (a GET, which a cross-site navigation can trigger) only an existing account gets a new link; None
+    when there is none."""
     require(principal, Permission.MANAGE_TEAM)
     client = stripe_client()
     account = await PaymentRepository(session).account()
     tenant_id = current_tenant(session)
+    if account is None and not create:
+        return None
     try:
         if account is None:
             created = await client.v1.accounts.create_async(
@@ -113,11 +121,15 @@ async def start_onboarding(session: AsyncSession, principal: Principal) -> str:
                 # One account per organisation: a double click or a retry gets the same one back.
                 options={"idempotency_key": f"accord-connect-{tenant_id}"},
             )
-            account = await _store(session, principal, created.id, bool(getattr(created, "charges_enabled", False)))
+            async with tenant_unit_of_work(TenantId(tenant_id)) as own:
+                stored = await _store(own, principal, created.id, bool(getattr(created, "charges_enabled", False)))
+                stripe_account_id = stored.stripe_account_id
+        else:
+            stripe_account_id = account.stripe_account_id
         return_url, refresh_url = _urls()
         link = await client.v1.account_links.create_async(
             {
-                "account": account.stripe_account_id,
+                "account": stripe_account_id,
                 "return_url": return_url,
                 "refresh_url": refresh_url,
                 "type": "account_onboarding",

@@ -114,11 +114,12 @@ class PaymentSettingsController(Controller):
     @get("/connect/refresh")
     async def link_expired(self, request: Request, db: AsyncSession, principal: Principal) -> Response:
         # Stripe's onboarding link expired or was used: a new one, to carry on where the person left off.
+        # A GET (a cross-site link can trigger it) never creates an account; that takes the page's POST.
         try:
-            url = await connect.start_onboarding(db, principal)
+            url = await connect.start_onboarding(db, principal, create=False)
         except (Conflict, PaymentsOff, connect.StripeUnavailable) as error:
             return await self._refused(request, db, principal, error)
-        return web.redirect(request, url)
+        return web.redirect(request, url or "/console/payments")
 
     @post("/disconnect")
     async def disconnect(self, request: Request, db: AsyncSession, principal: Principal) -> Response:

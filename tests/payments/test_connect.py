@@ -178,3 +178,36 @@ async def test_a_payment_completed_after_the_disconnect_still_reaches_its_organi
     await apply_events()
     payments = [e for e in await entries(world.a, setup.buyer_id) if e.kind is EntryKind.PAYMENT]
     assert [p.document_number for p in payments] == [paid["payment_intent"]]
+
+
+async def test_the_account_is_kept_when_stripe_fails_the_onboarding_link(client, world, stripe_fake, monkeypatch):
+    await sign_in(client, world.a.finance)
+    real = stripe_fake._own
+
+    def link_refused_once(request, raw):
+        if request.path == "/v1/account_links":
+            monkeypatch.setattr(stripe_fake, "_own", real)
+            return 400, {"error": {"type": "invalid_request_error", "message": "Stripe is having a moment."}}
+        return real(request, raw)
+
+    monkeypatch.setattr(stripe_fake, "_own", link_refused_once)
+    failed = await _post(client, "/console/payments/connect")
+    assert failed.status_code == 502
+    assert len(stripe_fake.sent("POST", "/v1/accounts")) == 1
+    account_id = (await _account(world.a)).stripe_account_id  # kept, though the link failed
+    again = await _post(client, "/console/payments/connect")
+    assert again.status_code == 303 and again.headers["location"].endswith(f"/connect/onboarding/{account_id}")
+    assert len(stripe_fake.sent("POST", "/v1/accounts")) == 1
+
+
+async def test_the_refresh_address_creates_no_account_on_a_get(client, world, stripe_fake):
+    await sign_in(client, world.a.finance)
+    response = await client.get("/console/payments/connect/refresh", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].endswith("/console/payments")
+    assert stripe_fake.sent("POST", "/v1/accounts") == [] and await _account(world.a) is None
+    # With an account already made, it gives a new onboarding link for that account.
+    await _post(client, "/console/payments/connect")
+    account_id = (await _account(world.a)).stripe_account_id
+    response = await client.get("/console/payments/connect/refresh", follow_redirects=False)
+    assert response.headers["location"] == f"{stripe_fake.base}/connect/onboarding/{account_id}"
+    assert len(stripe_fake.sent("POST", "/v1/accounts")) == 1
