@@ -5,8 +5,9 @@ default tenant's zone): the sweep fires a once-per-day tick through the schedule
 tick's job fans out one job per tenant with digest readers, and each tenant's job writes one
 digest record per person and day (its key forbids a second) with the mail that carries it.
 A digest lists the notices since the previous digest's end (at most the last 7 days).
-A notice whose transaction commits just after a digest's query, though stamped a moment before, is
-listed in no digest: it is still in the person's notifications.
+A digest covers the notices up to SETTLE before it is made: a notice is stamped when its transaction
+makes it and is seen when it commits, at most the longest job's time limit later; covering up to the
+moment itself would leave a notice stamped before it and committed after it out of every digest.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from backend.notifications.sending import DIGEST
 PLAN_ACTOR = "notifications.plan_digests"
 TENANT_ACTOR = "notifications.send_digests"
 LOOK_BACK = timedelta(days=7)
+SETTLE = timedelta(minutes=65)  # the longest job's time limit (an invoice import: 60 minutes), and a margin
 
 
 def day_slot(now: datetime) -> int:
@@ -60,11 +62,15 @@ async def queue_digests(session: AsyncSession, day: str, now: datetime | None = 
         last = await repository.last_digest(recipient_kind, recipient_id)
         if last is not None and last.day >= the_day:
             continue
+        covered_until = now - SETTLE
         after = max(last.covered_until, now - LOOK_BACK) if last else now - LOOK_BACK
-        notices = await repository.notices_since(recipient_kind, recipient_id, digest_kinds, after, now)
+        notices = await repository.notices_since(recipient_kind, recipient_id, digest_kinds, after, covered_until)
         if not notices:
             continue
-        if not await repository.claim_digest_day(current_tenant(session), recipient_kind, recipient_id, the_day, now, now):
+        claimed = await repository.claim_digest_day(
+            current_tenant(session), recipient_kind, recipient_id, the_day, covered_until, now
+        )
+        if not claimed:
             continue
         record = await repository.digest(recipient_kind, recipient_id, the_day)
         mail = queue_mail(
