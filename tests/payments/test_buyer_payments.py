@@ -550,3 +550,33 @@ async def test_an_instalment_charges_only_what_the_invoices_still_have_open(clie
     assert attempt.amount == Decimal("130.00")
     [sent] = stripe_fake.sent("POST", "/v1/checkout/sessions")
     assert sent.params["line_items"][0]["price_data"]["unit_amount"] == "13000"
+
+
+async def test_an_old_checkout_paid_after_the_invoice_was_settled_by_hand_keeps_the_money_on_account(
+    client, world, stripe_fake, mail_dir
+):
+    account = await connect_account(world.a, stripe_fake)
+    setup = await disputed_invoice(world.a)
+    await signed_in(client, world.a, setup)
+    await press_pay(client, f"/portal/invoices/{setup.invoice.id}", {"purpose": "invoice", "invoice": str(setup.invoice.id)})
+    [attempt] = await attempts(world.a)
+    # Meanwhile the team records the whole invoice paid by bank transfer.
+    async with uow(world.a) as session:
+        await ledger.record_payment(
+            session,
+            owner_of(world.a),
+            buyer_id=setup.buyer_id,
+            amount="1130.00",
+            currency="CNY",
+            document_number="TRANSFER-1",
+            allocations=[ledger.PaymentAllocation(setup.invoice.id, "1130.00")],
+        )
+    # Then the buyer pays the page still open in another tab: the 830.00 is recorded, all of it on account.
+    paid = stripe_fake.pay(attempt.checkout_session_id)
+    await deliver(client, "checkout.session.completed", paid, account=account)
+    await apply_events()
+    [card] = [e for e in await entries(world.a, setup.buyer_id) if e.document_number == paid["payment_intent"]]
+    assert card.amount == Decimal("830.00") and card.unallocated_amount == Decimal("830.00")
+    [attempt] = await attempts(world.a)
+    assert attempt.status is AttemptStatus.PAID and attempt.ledger_entry_id == card.id
+    assert (await invoice_now(world.a, setup.invoice.id)).status is InvoiceStatus.PAID

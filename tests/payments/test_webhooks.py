@@ -9,9 +9,13 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.config import get_settings
-from backend.db.uow import global_unit_of_work
+from backend.db.tenancy import TenantId
+from backend.db.uow import global_unit_of_work, tenant_unit_of_work
 from backend.jobs.models import OutboxJob
-from backend.payments.models import StripeEvent
+from backend.payments import events
+from backend.payments.models import PaymentAccount, StripeEvent
+from tests.disputes.helpers import uow
+from tests.payments.helpers import connect_account, deliver
 from tests.payments.stripe_fakes import WEBHOOK_SECRET, event_payload, signed
 
 ENDPOINT = "/stripe/webhook"
@@ -94,7 +98,6 @@ async def test_an_event_whose_job_was_lost_is_handled_when_the_sweep_records_it_
 
     from backend.db.base import utcnow
     from backend.db.uow import all_tenants_unit_of_work
-    from backend.payments import events
     from tests.payments.helpers import connect_account, deliver
     from tests.test_team import run_jobs
 
@@ -116,3 +119,27 @@ async def test_an_event_whose_job_was_lost_is_handled_when_the_sweep_records_it_
         assert event.handled_at is not None and event.outcome != "ignored"
     async with all_tenants_unit_of_work("test: nothing left to record") as session:
         assert await events.redrive_unhandled(session, utcnow() + timedelta(minutes=20)) == 0
+
+
+async def test_a_job_in_another_tenants_unit_of_work_leaves_the_event_alone(client, stripe_fake, world):
+    account = await connect_account(world.a, stripe_fake, charges_enabled=False)
+    event_id, _answer = await deliver(
+        client, "account.updated", {"id": account, "object": "account", "charges_enabled": True}, account=account
+    )
+    async with tenant_unit_of_work(TenantId(world.b.tenant_id)) as session:
+        assert await events.handle(session, event_id) is None
+    async with global_unit_of_work() as session:
+        stored = await session.get(StripeEvent, event_id)
+    assert stored.routed_tenant_id == world.a.tenant_id and stored.handled_at is None and stored.outcome is None
+    async with uow(world.a) as session:
+        assert not (await session.scalars(select(PaymentAccount))).one().charges_enabled
+
+
+async def test_a_connected_accounts_event_naming_another_tenant_is_not_routed(client, stripe_fake, world):
+    account = await connect_account(world.a, stripe_fake)
+    obj = {"id": "pi_someone_elses", "object": "payment_intent", "metadata": {"accord_tenant_id": str(world.b.tenant_id)}}
+    event_id, answer = await deliver(client, "payment_intent.succeeded", obj, account=account)
+    assert answer["status"] == "stored"
+    async with global_unit_of_work() as session:
+        stored = await session.get(StripeEvent, event_id)
+    assert stored.routed_tenant_id is None and stored.outcome == "no tenant" and stored.handled_at is not None
