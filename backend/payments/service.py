@@ -539,8 +539,9 @@ async def find_attempt(session: AsyncSession, obj: dict, *, payment_intent_id: s
 
 
 def _account_matches(attempt: PaymentAttempt, event: dict) -> bool:
-    account = event.get("account")
-    return account is None or account == attempt.stripe_account_id
+    # Buyers pay on the supplier's connected account, always: an event without one (the platform's own)
+    # or of another account says nothing about this attempt.
+    return event.get("account") == attempt.stripe_account_id
 
 
 async def apply_paid(

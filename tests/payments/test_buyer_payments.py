@@ -580,3 +580,18 @@ async def test_an_old_checkout_paid_after_the_invoice_was_settled_by_hand_keeps_
     [attempt] = await attempts(world.a)
     assert attempt.status is AttemptStatus.PAID and attempt.ledger_entry_id == card.id
     assert (await invoice_now(world.a, setup.invoice.id)).status is InvoiceStatus.PAID
+
+
+async def test_a_payment_event_without_the_connected_account_is_not_applied(client, world, stripe_fake, mail_dir):
+    await connect_account(world.a, stripe_fake)
+    setup = await disputed_invoice(world.a)
+    await signed_in(client, world.a, setup)
+    await press_pay(client, f"/portal/invoices/{setup.invoice.id}", {"purpose": "invoice", "invoice": str(setup.invoice.id)})
+    [attempt] = await attempts(world.a)
+    # An event on the platform itself (no account), naming the tenant and the attempt in its metadata.
+    paid = stripe_fake.pay(attempt.checkout_session_id)
+    await deliver(client, "checkout.session.completed", paid, account=None)
+    await apply_events()
+    assert await entries(world.a, setup.buyer_id) == []
+    [attempt] = await attempts(world.a)
+    assert attempt.status is AttemptStatus.OPEN
