@@ -11,6 +11,8 @@ A limit refuses only growth: nothing kept is hidden, changed or removed when a t
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import uuid
 from collections.abc import Iterator
@@ -383,20 +385,23 @@ async def _checkout(session: AsyncSession, principal: Principal, client, row: Te
     customer_id = await _customer_id(session, principal, client, row)
     base = get_settings().base_url
     metadata = {TENANT_METADATA: str(row.tenant_id), PLAN_METADATA: plan.code}
+    params = {
+        "mode": "subscription",
+        "customer": customer_id,
+        "line_items": [{"price": price_id, "quantity": 1}],
+        "client_reference_id": str(row.tenant_id),
+        "success_url": f"{base}{BILLING_PATH}?checkout=done",
+        "cancel_url": f"{base}{BILLING_PATH}?checkout=cancelled",
+        "metadata": metadata,
+        "subscription_data": {"metadata": metadata},
+    }
+    # One session per plan, subscription state and parameters: a second click reuses it; after Stripe's
+    # next word on the subscription, or once the Price or Accord's address changed (Stripe refuses a key
+    # reused with other parameters for 24 hours), a new one is made.
+    fingerprint = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
     checkout = await client.v1.checkout.sessions.create_async(
-        {
-            "mode": "subscription",
-            "customer": customer_id,
-            "line_items": [{"price": price_id, "quantity": 1}],
-            "client_reference_id": str(row.tenant_id),
-            "success_url": f"{base}{BILLING_PATH}?checkout=done",
-            "cancel_url": f"{base}{BILLING_PATH}?checkout=cancelled",
-            "metadata": metadata,
-            "subscription_data": {"metadata": metadata},
-        },
-        # One session per plan and subscription state: a second click reuses it; after Stripe's next
-        # word on the subscription a new one is made.
-        options={"idempotency_key": f"accord-subscribe-{row.tenant_id}-{plan.code}-{row.last_event_created}"},
+        params,
+        options={"idempotency_key": f"accord-subscribe-{row.tenant_id}-{plan.code}-{row.last_event_created}-{fingerprint}"},
     )
     audit.record(
         session,

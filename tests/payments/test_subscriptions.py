@@ -384,3 +384,21 @@ async def test_when_stripe_cannot_be_reached_subscribing_is_refused_and_nothing_
     )
     assert response.status_code == 502 and "Stripe did not accept the request" in html.unescape(response.text)
     assert await _row(world.a) is None
+
+
+async def test_a_changed_address_gets_a_new_subscribe_key_so_stripe_does_not_refuse_it(client, world, stripe_fake, monkeypatch):
+    from backend.config import get_settings
+
+    _create_prices(stripe_fake)
+    await sign_in(client, world.a.finance)
+    await _post(client, "/console/billing/subscribe", {"plan": "growth"})
+    [first] = stripe_fake.sent("POST", "/v1/checkout/sessions")
+    # Accord moved to another address: Stripe would refuse the old key with new parameters for a day.
+    monkeypatch.setenv("ACCORD_BASE_URL", "https://accord.example.net")
+    get_settings.cache_clear()
+    moved = await _post(client, "/console/billing/subscribe", {"plan": "growth"})
+    assert moved.status_code == 303
+    first, second = stripe_fake.sent("POST", "/v1/checkout/sessions")
+    assert second.params["success_url"].startswith("https://accord.example.net/")
+    assert second.headers["idempotency-key"] != first.headers["idempotency-key"]
+    assert second.headers["idempotency-key"].startswith(f"accord-subscribe-{world.a.tenant_id}-growth")
