@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
@@ -17,6 +18,7 @@ from litestar.response import Redirect, Template
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.auth.policies import Permission, can
+from backend.config import get_settings
 from backend.http.auth import cookie_value
 from backend.i18n import SUPPORTED, _, babel_locale, current_language, gettext, negotiate
 
@@ -36,6 +38,17 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+
+
+def csp_with_form_targets(*hosts: str) -> str:
+    """The CSP of a page whose form answers with a redirect to Stripe (Checkout, billing portal, Connect
+    onboarding), which the browser checks against form-action: only those hosts are added, and a test
+    installation's Stripe address (STRIPE_API_BASE)."""
+    allowed = list(hosts)
+    if base := get_settings().stripe_api_base:
+        parsed = urlparse(base)
+        allowed.append(f"{parsed.scheme}://{parsed.netloc}")
+    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", "form-action 'self' " + " ".join(allowed))
 
 
 class WebContextMiddleware(ASGIMiddleware):

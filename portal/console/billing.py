@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated
-from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from litestar import Controller, Request, get, post
@@ -14,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.policies import Permission, require
 from backend.auth.principal import Principal, PrincipalKind
-from backend.config import get_settings
 from backend.errors import Conflict, DomainError, ValidationFailed
 from backend.i18n import _, gettext
 from backend.payments import plans, subscriptions
@@ -44,13 +42,8 @@ CHECKOUT_NOTICES = {
 
 
 def _stripe_pages_csp() -> str:
-    # The page's forms answer with a redirect to Stripe's Checkout or billing portal, which the browser
-    # checks against form-action: allow those hosts here only (and a test installation's Stripe address).
-    hosts = ["https://checkout.stripe.com", "https://billing.stripe.com"]
-    if base := get_settings().stripe_api_base:
-        parsed = urlparse(base)
-        hosts.append(f"{parsed.scheme}://{parsed.netloc}")
-    return web.CONTENT_SECURITY_POLICY.replace("form-action 'self'", "form-action 'self' " + " ".join(hosts))
+    # The page's forms answer with a redirect to Stripe's Checkout or billing portal.
+    return web.csp_with_form_targets("https://checkout.stripe.com", "https://billing.stripe.com")
 
 
 def _local_day(state: subscriptions.Billing, principal: Principal) -> date | None:

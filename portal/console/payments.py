@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlparse
 
 from litestar import Controller, Request, get, post
 from litestar.enums import RequestEncodingType
@@ -13,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from backend.auth.policies import Permission, can, require
 from backend.auth.principal import Principal
-from backend.config import get_settings
 from backend.errors import Conflict, DomainError, ValidationFailed
 from backend.i18n import _, gettext
 from backend.payments import connect
@@ -33,13 +31,8 @@ NOTICES = {
 
 
 def _onboarding_csp() -> str:
-    # The connect form answers with a redirect to Stripe's onboarding, which the browser checks against
-    # form-action: allow that host here only (and a test installation's Stripe address).
-    hosts = ["https://connect.stripe.com"]
-    if base := get_settings().stripe_api_base:
-        parsed = urlparse(base)
-        hosts.append(f"{parsed.scheme}://{parsed.netloc}")
-    return web.CONTENT_SECURITY_POLICY.replace("form-action 'self'", "form-action 'self' " + " ".join(hosts))
+    # The connect form answers with a redirect to Stripe's onboarding.
+    return web.csp_with_form_targets("https://connect.stripe.com")
 
 
 class PaymentSettingsController(Controller):
