@@ -200,7 +200,9 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             header_name="x-csrftoken",
             # API calls authenticate with a bearer key, which a browser never attaches by itself; Stripe's
             # webhook with its signature over the body.
-            exclude=["^/api/", "^/stripe/webhook$", "^/healthz$", "^/readyz$"],
+            # The unsubscribe link's signed token is its credential: a mail client's one-click POST (RFC 8058)
+            # carries neither cookie nor form token.
+            exclude=["^/api/", "^/stripe/webhook$", "^/healthz$", "^/readyz$", "^/unsubscribe/[^/]+$"],
         ),
         template_config=_templates(),
         exception_handlers={

@@ -252,6 +252,7 @@ async def _render(session: AsyncSession, mail: OutgoingMail, base_url: str) -> E
         message = _message(reader, subject, paragraphs, [*links, footer])
         if reader.contact is not None:
             message["List-Unsubscribe"] = f"<{footer[1]}>"
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058: the mail client's button
         return message
 
 

@@ -125,6 +125,7 @@ def _unsubscribe_line(link: str | None) -> list[str]:
 def _with_unsubscribe(message: EmailMessage, link: str | None) -> EmailMessage:
     if link:
         message["List-Unsubscribe"] = f"<{link}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"  # RFC 8058: the mail client's button
     return message
 
 
