@@ -60,14 +60,21 @@ async def send_mail(tenant_id: str, job_id: str, mail_id: str) -> None:
                 mail_key,
                 f"{type(error).__name__}: {error}",
                 attempts_allowed=MAX_RETRIES + 1,
-                # The server refused the address for good (5xx): another try gets the same answer.
-                final=isinstance(error, smtplib.SMTPRecipientsRefused),
+                # The server refused the address, the sender or the message for good (5xx): another try
+                # gets the same answer. A 4xx (try later) and a lost connection are tried again.
+                final=_refused_for_good(error),
             )
         if gave_up:
             log.error("mail %s failed on its last try and is marked failed: %s", mail_id, error)
             return
         log.warning("mail %s failed (%s); it will be tried again", mail_id, error)
         raise
+
+
+def _refused_for_good(error: Exception) -> bool:
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return True
+    return isinstance(error, smtplib.SMTPResponseException) and 500 <= error.smtp_code < 600
 
 
 send = dramatiq.actor(

@@ -4,6 +4,7 @@ and then marks the mail failed, and a job the broker lost is recorded again from
 from __future__ import annotations
 
 import dataclasses
+import smtplib
 import socket
 import uuid
 from datetime import timedelta
@@ -153,3 +154,51 @@ async def test_an_address_the_server_refuses_for_good_is_marked_failed_at_once(w
         controller.stop()
     (mail,) = await mails_of(world.a)
     assert (mail.status, mail.attempts) == ("failed", 1) and "No such mailbox" in mail.last_error
+
+
+@pytest.mark.parametrize(
+    ("hook", "answer"),
+    [("handle_DATA", "554 5.7.1 Message rejected as spam"), ("handle_MAIL", "553 5.7.1 Sender address rejected")],
+)
+async def test_a_message_or_sender_the_server_refuses_for_good_is_failed_at_once(world, mail_dir, monkeypatch, hook, answer):
+    from aiosmtpd.controller import Controller
+
+    async def refuse(self, server, session, envelope, *args):
+        return answer
+
+    port = _closed_port()
+    controller = Controller(type("Refusing", (), {hook: refuse})(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        refusing = dataclasses.replace(get_settings(), smtp_url=f"smtp://127.0.0.1:{port}")
+        monkeypatch.setattr(mailer, "get_settings", lambda: refusing)
+        await tell(world.a, user_ids=[world.a.finance.user_id])
+        (job,) = await send_jobs_of(world.a)
+        await _deliver(world.a, job)  # no exception: no retry would help
+    finally:
+        controller.stop()
+    (mail,) = await mails_of(world.a)
+    assert (mail.status, mail.attempts) == ("failed", 1) and answer.split(" ", 2)[2] in mail.last_error
+
+
+async def test_a_temporary_refusal_is_tried_again(world, mail_dir, monkeypatch):
+    from aiosmtpd.controller import Controller
+
+    class Busy:
+        async def handle_DATA(self, server, session, envelope):
+            return "451 4.3.0 Try again later"
+
+    port = _closed_port()
+    controller = Controller(Busy(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        busy = dataclasses.replace(get_settings(), smtp_url=f"smtp://127.0.0.1:{port}")
+        monkeypatch.setattr(mailer, "get_settings", lambda: busy)
+        await tell(world.a, user_ids=[world.a.finance.user_id])
+        (job,) = await send_jobs_of(world.a)
+        with pytest.raises(smtplib.SMTPDataError):
+            await _deliver(world.a, job)  # raised: Dramatiq tries again after its backoff
+    finally:
+        controller.stop()
+    (mail,) = await mails_of(world.a)
+    assert (mail.status, mail.attempts) == ("queued", 1)
