@@ -127,7 +127,7 @@ TIMERS = {
     "respond": _("answer the buyer"),
     "agree": _("reach an agreement"),
     "phase": _("finish the negotiation phase"),
-    "hard_deadline": _("the escalation deadline"),
+    "hard_deadline": _("the hard deadline (Stripe evidence or insurer date)"),
 }
 ROUTES = {"legal": _("legal collection"), "claim": _("an insurance claim")}
 DATE_PARAMS = ("due_on", "deadline")

@@ -133,3 +133,10 @@ async def test_a_team_members_e_mail_links_to_the_case_in_the_console(world):
     assert f"https://accord.example/console/disputes/{case_id}" in text
     assert "https://accord.example/console/notifications/preferences" in text
     assert message["To"] == world.a.finance.email
+
+
+def test_a_missed_hard_deadline_is_named_for_what_it_is_not_the_escalation_day():
+    """The hard deadline is Stripe's evidence date or the insurer's, not the day a case escalates to collection."""
+    with kinds.in_language("en"):
+        title = kinds.title("case.breached", {"case_number": "D-0007", "timer": "hard_deadline"})
+    assert "escalation" not in title and "the hard deadline (Stripe evidence or insurer date)" in title
