@@ -90,7 +90,7 @@ send = dramatiq.actor(
 send.run_async = send_mail
 
 
-@periodic_actor("notifications.sweep")
+@periodic_actor("notifications.sweep", max_retries=3, time_limit_ms=300_000)
 async def sweep(session: AsyncSession) -> None:
     """Every quarter hour: a fresh job for mail a broker lost, sent mail a month old forgotten, and (once a day) the digests' plan."""
     await sending.requeue_stalled(session)
@@ -98,7 +98,7 @@ async def sweep(session: AsyncSession) -> None:
     await digests.fire_daily_plan(session)
 
 
-@periodic_actor(digests.PLAN_ACTOR)
+@periodic_actor(digests.PLAN_ACTOR, max_retries=3, time_limit_ms=300_000)
 async def plan_digests(session: AsyncSession) -> None:
     await digests.plan(session)
 
