@@ -598,14 +598,20 @@ async def apply_paid(
 
 async def _shares_still_open(session: AsyncSession, attempt: PaymentAttempt, received: Decimal) -> list[PaymentAllocation]:
     """The attempt's allocations against what is open now: a share the ledger no longer has room for
-    (paid meanwhile by transfer, credited) shrinks, and what is left of the payment stays on account."""
+    (paid meanwhile by transfer, credited) shrinks, and what is left of the payment stays on account.
+
+    A payment of undisputed amounts never lands on what a dispute holds now (a case opened after the
+    Checkout page was): the buyer paid what they did not contest, and the rest waits on account."""
     shares, left = [], received
+    undisputed_only = attempt.purpose in (PaymentPurpose.UNDISPUTED, PaymentPurpose.INVOICES)
     invoices = InvoiceRepository(session)
     for allocation in attempt.allocations:
         invoice = await invoices.get(uuid.UUID(allocation["invoice_id"]))
         if invoice is None or invoice.buyer_id != attempt.buyer_id or invoice.currency != attempt.currency:
             continue
         room = invoice.open_amount if invoice.status in OPEN_STATUSES else ZERO
+        if undisputed_only:
+            room -= min(invoice.disputed_amount, room)
         share = min(Decimal(allocation["amount"]), room, left)
         if share > 0:
             shares.append(PaymentAllocation(invoice.id, share))

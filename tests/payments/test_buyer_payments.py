@@ -13,13 +13,13 @@ from backend.db.base import utcnow
 from backend.disputes import holds
 from backend.disputes import service as disputes
 from backend.disputes.models import ACTIVE_STATES, DisputeCase, DisputeEvent, DisputeState, Instalment
-from backend.disputes.service import OptionInput, Resolution
+from backend.disputes.service import ItemInput, OptionInput, Resolution
 from backend.invoices import service as ledger
 from backend.invoices.models import EntryKind, InvoiceStatus
 from backend.payments import service
 from backend.payments.models import AttemptStatus, PaymentPurpose
 from tests.conftest import sign_in
-from tests.disputes.helpers import accept, propose, uow
+from tests.disputes.helpers import accept, open_case, propose, uow
 from tests.factories import make_buyer, make_invoice, owner_of
 from tests.payments.helpers import (
     apply_events,
@@ -595,3 +595,21 @@ async def test_a_payment_event_without_the_connected_account_is_not_applied(clie
     assert await entries(world.a, setup.buyer_id) == []
     [attempt] = await attempts(world.a)
     assert attempt.status is AttemptStatus.OPEN
+
+
+async def test_an_undisputed_payment_never_lands_on_what_a_later_dispute_holds(client, world, stripe_fake, mail_dir):
+    account = await connect_account(world.a, stripe_fake)
+    setup = await disputed_invoice(world.a)  # 1,130.00, of which 300.00 disputed: 830.00 payable
+    await signed_in(client, world.a, setup)
+    await press_pay(client, f"/portal/invoices/{setup.invoice.id}", {"purpose": "invoice", "invoice": str(setup.invoice.id)})
+    [attempt] = await attempts(world.a)
+    # Before the buyer pays, a second case holds 200.00 more of the invoice.
+    await open_case(world.a, setup.buyer_id, [ItemInput(setup.invoice.id, amount="200.00")])
+    paid = stripe_fake.pay(attempt.checkout_session_id)
+    await deliver(client, "checkout.session.completed", paid, account=account)
+    await apply_events()
+    [card] = [e for e in await entries(world.a, setup.buyer_id) if e.document_number == paid["payment_intent"]]
+    # 630.00 pays what no dispute holds; the 200.00 the buyer now contests is not paid by their card: it waits on account.
+    assert card.amount == Decimal("830.00") and card.unallocated_amount == Decimal("200.00")
+    invoice = await invoice_now(world.a, setup.invoice.id)
+    assert invoice.open_amount == Decimal("500.00") and invoice.disputed_amount == Decimal("500.00")
