@@ -46,7 +46,7 @@ async def test_a_due_case_is_queued_once_per_lease_and_given_up_after_the_limit(
         moment += timers.JOB_LEASE + timedelta(minutes=1)
         await _sweep(moment)
     assert len(await _jobs_for(world.a, case.id)) == timers.MAX_JOB_ATTEMPTS
-    given_up = [r for r in caplog.records if r.levelno == logging.ERROR and case.number in r.getMessage()]
+    given_up = [r for r in caplog.records if r.levelno == logging.ERROR and str(case.id) in r.getMessage()]
     assert len(given_up) == 1 and "gives up" in given_up[0].getMessage()
 
     # The job runs at last (or someone changes the case): the case is watched again.
