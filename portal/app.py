@@ -44,6 +44,7 @@ from portal.buyer.payments import PortalPaymentsController
 from portal.console import api_keys, audit_trail, home, invitations, sign_in, team
 from portal.console.billing import BillingController
 from portal.console.buyers import BuyerController
+from portal.console.card_disputes import CardDisputeController
 from portal.console.dispute_case import DisputeCaseController
 from portal.console.dispute_settings import DisputeSettingsController
 from portal.console.disputes import DisputeInboxController
@@ -175,6 +176,7 @@ def create_app(settings: Settings | None = None, *, run_jobs: bool | None = None
             InvoiceChecksController,
             DisputeInboxController,
             DisputeCaseController,
+            CardDisputeController,
             DisputeSettingsController,
             PortalSettingsController,
             PaymentSettingsController,
