@@ -80,13 +80,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         asyncio.run(_admin_execute("postgres", f"DROP DATABASE IF EXISTS {TEST_DB} WITH (FORCE)"))
 
 
+# On SQLite, the browser runs the two journeys a newcomer takes on the embedded default (console, buyer
+# portal); every journey runs against PostgreSQL, the run that counts. Each journey starts a server and a
+# browser, and both runs must fit in CI's 20 minutes side by side.
+SQLITE_BROWSER_JOURNEYS = frozenset({"test_console_in_a_browser.py", "test_buyer_portal_in_a_browser.py"})
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if DATABASE_KIND == "postgresql":
         return
     skip = pytest.mark.skip(reason="PostgreSQL-only (row-level security, roles); the PostgreSQL run covers it")
+    skip_journey = pytest.mark.skip(reason="browser journey run against PostgreSQL only (CI time); see SQLITE_BROWSER_JOURNEYS")
     for item in items:
         if "postgresql" in item.keywords:
             item.add_marker(skip)
+        elif item.path.name.endswith("_in_a_browser.py") and item.path.name not in SQLITE_BROWSER_JOURNEYS:
+            item.add_marker(skip_journey)
 
 
 # --- people and places ---------------------------------------------------------------------
